@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "placement-ledger",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "placement-ledger", targets: ["placement-ledger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "PlacementJSON"),
+        .target(name: "Ledger"),
+        .target(name: "LedgerStore", dependencies: ["LMDB", "Ledger"]),
+        .target(
+            name: "PlacementAPI",
+            dependencies: [
+                "Ledger", "LedgerStore", "PlacementJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "placement-ledger",
+            dependencies: [
+                "PlacementAPI", "LedgerStore", "Ledger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "PlacementJSONTests", dependencies: ["PlacementJSON"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "LedgerStore", "PlacementJSON"]),
+        .testTarget(
+            name: "PlacementAPITests",
+            dependencies: [
+                "PlacementAPI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

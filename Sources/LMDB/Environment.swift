@@ -1,0 +1,150 @@
+import CLMDB
+import Foundation
+
+/// One LMDB environment: a data directory holding `data.mdb` and `lock.mdb`.
+///
+/// Every transaction runs inside a synchronous closure (`read`, `write`), so no
+/// `await` can ever sit inside a transaction, and a transaction never outlives
+/// the call that opened it. The environment is opened with `MDB_NOTLS`, because
+/// Swift tasks hop between threads and LMDB would otherwise bind reader slots
+/// to threads.
+public final class Environment: @unchecked Sendable {
+    let env: OpaquePointer
+    private let gate = ReadWriteGate()
+    private let mapLock = NSLock()
+    private var databases: [String: MDB_dbi] = [:]
+    /// The current map size in bytes; grown by `growIfNeeded`.
+    public private(set) var mapSize: Int
+    public let path: String
+
+    /// Opens (creating if needed) the environment in `path`.
+    /// - Parameters:
+    ///   - readOnly: open without write access (tools reading a live server's data dir).
+    ///   - durable: false adds MDB_NOSYNC. Only for scratch environments that are
+///     rebuilt from the log (verify); the ledger itself is always durable.
+    public init(path: String, mapSize: Int = 1 << 30, maxDatabases: Int = 32, maxReaders: Int = 1024,
+                readOnly: Bool = false, durable: Bool = true) throws {
+        var handle: OpaquePointer?
+        try check(mdb_env_create(&handle))
+        guard let handle else { throw LMDBError(code: MDB_PANIC) }
+        env = handle
+        self.path = path
+        do {
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(maxDatabases)))
+            try check(mdb_env_set_maxreaders(env, UInt32(maxReaders)))
+            var flags = UInt32(MDB_NOTLS)
+            if readOnly { flags |= UInt32(MDB_RDONLY) }
+            if !durable { flags |= UInt32(MDB_NOSYNC) }
+            try check(mdb_env_open(env, path, flags, 0o644))
+            // Never shrink below what is on disk: a data dir can be larger than the default.
+            var info = MDB_envinfo()
+            mdb_env_info(env, &info)
+            let current = Int(info.me_mapsize)
+            let want = max(current, mapSize)
+            if want != current { try check(mdb_env_set_mapsize(env, want)) }
+            self.mapSize = want
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// Flushes and closes the environment. Further use is a programming error.
+    public func close() {
+        gate.withExclusive { mdb_env_sync(env, 1) }
+    }
+
+    /// Opens (or creates, on a writable environment) a named database.
+    public func database(_ name: String, create: Bool = true) throws -> Database {
+        mapLock.lock(); defer { mapLock.unlock() }
+        if let dbi = databases[name] { return Database(dbi: dbi, name: name) }
+        var dbi: MDB_dbi = 0
+        try gate.withShared {
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, create ? 0 : UInt32(MDB_RDONLY), &txn))
+            let rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+            if rc != 0 { mdb_txn_abort(txn); throw LMDBError(code: rc) }
+            try check(mdb_txn_commit(txn))
+        }
+        databases[name] = dbi
+        return Database(dbi: dbi, name: name)
+    }
+
+    /// Runs `body` in a read-only snapshot. Readers never wait for the writer.
+    public func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try gate.withShared {
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn))
+            defer { mdb_txn_abort(txn) }
+            return try body(Transaction(txn: txn!, writable: false))
+        }
+    }
+
+    /// Runs `body` in a write transaction and commits it (durably, unless the
+    /// environment was opened without sync, which this project never does).
+    /// Throwing from `body` aborts. Callers keep all writes on one thread.
+    public func write<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try growIfNeeded()
+        return try gate.withShared {
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, 0, &txn))
+            let result: T
+            do {
+                result = try body(Transaction(txn: txn!, writable: true))
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            try check(mdb_txn_commit(txn))
+            return result
+        }
+    }
+
+    /// Bytes in use (last used page), from LMDB's own bookkeeping.
+    public func usedBytes() -> Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        return (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
+    }
+
+    /// Doubles the map while it is more than half used, so `MDB_MAP_FULL`
+    /// never reaches a caller in practice. `mdb_env_set_mapsize` needs every
+    /// transaction of this process closed: the gate waits for running readers
+    /// and holds new ones back for the instant the resize takes.
+    public func growIfNeeded(reserve: Int = 0) throws {
+        let used = usedBytes() + reserve
+        guard used * 2 > mapSize else { return }
+        var newSize = mapSize
+        while used * 2 > newSize { newSize *= 2 }
+        try gate.withExclusive {
+            try check(mdb_env_set_mapsize(env, newSize))
+        }
+        mapSize = newSize
+    }
+
+    /// Forces the environment to disk (used at shutdown).
+    public func sync() throws {
+        try check(mdb_env_sync(env, 1))
+    }
+}
+
+/// Many readers and writers share; a map resize is exclusive.
+final class ReadWriteGate: @unchecked Sendable {
+    private var lock = pthread_rwlock_t()
+    init() { pthread_rwlock_init(&lock, nil) }
+    deinit { pthread_rwlock_destroy(&lock) }
+    func withShared<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(&lock)
+        defer { pthread_rwlock_unlock(&lock) }
+        return try body()
+    }
+    func withExclusive<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(&lock)
+        defer { pthread_rwlock_unlock(&lock) }
+        return try body()
+    }
+}

@@ -1,0 +1,23 @@
+import CLMDB
+
+/// An LMDB return code other than MDB_SUCCESS, with LMDB's own message.
+public struct LMDBError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The raw LMDB (or errno) code.
+    public let code: Int32
+
+    public init(code: Int32) { self.code = code }
+
+    public var description: String {
+        "LMDB error \(code): \(String(cString: mdb_strerror(code)))"
+    }
+
+    /// The map is full: the environment must grow before the write is retried.
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+    /// The environment file was written by an incompatible LMDB version or is not an LMDB file.
+    public var isInvalid: Bool { code == MDB_INVALID || code == MDB_VERSION_MISMATCH }
+}
+
+@inline(__always)
+func check(_ rc: Int32) throws(LMDBError) {
+    if rc != 0 { throw LMDBError(code: rc) }
+}

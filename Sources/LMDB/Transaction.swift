@@ -1,0 +1,150 @@
+import CLMDB
+
+/// A named LMDB database (a B+tree inside the environment).
+public struct Database: Sendable, Hashable {
+    let dbi: MDB_dbi
+    /// The name it was opened with.
+    public let name: String
+}
+
+/// A transaction: a read-only snapshot (inside `Environment.read`) or the
+/// single write transaction (inside `Environment.write`). Never stored: it is
+/// valid only for the closure it is handed to.
+public struct Transaction {
+    let txn: OpaquePointer
+    /// Whether puts and deletes are allowed.
+    public let isWritable: Bool
+
+    init(txn: OpaquePointer, writable: Bool) {
+        self.txn = txn
+        self.isWritable = writable
+    }
+
+    /// The value under `key`, or nil.
+    public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { kb in
+            var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_get(txn, db.dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try check(rc)
+            return Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    /// Stores `value` under `key`. `append` is MDB_APPEND: the key must sort after every existing key.
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], append: Bool = false, noOverwrite: Bool = false) throws {
+        var flags: UInt32 = 0
+        if append { flags |= UInt32(MDB_APPEND) }
+        if noOverwrite { flags |= UInt32(MDB_NOOVERWRITE) }
+        try key.withUnsafeBytes { kb in
+            try value.withUnsafeBytes { vb in
+                var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+                var v = MDB_val(mv_size: vb.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress))
+                try check(mdb_put(txn, db.dbi, &k, &v, flags))
+            }
+        }
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { kb in
+            var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+            let rc = mdb_del(txn, db.dbi, &k, nil)
+            if rc == MDB_NOTFOUND { return false }
+            try check(rc)
+            return true
+        }
+    }
+
+    /// Removes every record of `db` (the database stays).
+    public func clear(_ db: Database) throws {
+        try check(mdb_drop(txn, db.dbi, 0))
+    }
+
+    /// Number of records in `db`.
+    public func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, db.dbi, &stat))
+        return Int(stat.ms_entries)
+    }
+
+    /// Calls `body` for each record whose key starts with `prefix` (all records
+    /// when empty), starting at `from` if given, in key order, until it returns false.
+    public func scan(_ db: Database, prefix: [UInt8] = [], from: [UInt8]? = nil, reverse: Bool = false,
+                     _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        let start = from ?? prefix
+        var rc: Int32
+        if reverse {
+            // Position after the prefix range, then walk back.
+            if prefix.isEmpty && from == nil {
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+            } else {
+                var upper = from ?? prefix
+                if from == nil { upper.append(contentsOf: [UInt8](repeating: 0xFF, count: 8)) }
+                rc = upper.withUnsafeBytes { ub in
+                    k = MDB_val(mv_size: ub.count, mv_data: UnsafeMutableRawPointer(mutating: ub.baseAddress))
+                    return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+                }
+                if rc == MDB_NOTFOUND {
+                    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+                } else if rc == 0 {
+                    let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+                    if !upper.withUnsafeBytes({ $0.elementsEqual(key) }) || from == nil {
+                        rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)
+                    }
+                }
+            }
+        } else if start.isEmpty {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        } else {
+            rc = start.withUnsafeBytes { sb in
+                k = MDB_val(mv_size: sb.count, mv_data: UnsafeMutableRawPointer(mutating: sb.baseAddress))
+                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            }
+        }
+        while rc == 0 {
+            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            if !prefix.isEmpty {
+                if key.count < prefix.count { break }
+                if !prefix.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(rebasing: key[0..<prefix.count])) }) { break }
+            }
+            let value = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            if try !body(key, value) { return }
+            rc = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND && rc != 0 { throw LMDBError(code: rc) }
+    }
+
+    /// The last record of `db`, if any.
+    public func last(_ db: Database) throws -> (key: [UInt8], value: [UInt8])? {
+        var found: (key: [UInt8], value: [UInt8])?
+        try scan(db, reverse: true) { k, v in
+            found = (Array(k), Array(v))
+            return false
+        }
+        return found
+    }
+
+    /// Runs `body` in a nested write transaction: if it throws, only its own
+    /// writes are undone and the parent goes on.
+    public func nested<T>(_ body: (Transaction) throws -> T) throws -> T {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child))
+        let result: T
+        do {
+            result = try body(Transaction(txn: child!, writable: true))
+        } catch {
+            mdb_txn_abort(child)
+            throw error
+        }
+        try check(mdb_txn_commit(child))
+        return result
+    }
+}

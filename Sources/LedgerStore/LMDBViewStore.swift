@@ -1,0 +1,26 @@
+import Ledger
+import LMDB
+
+/// The projection's tables inside one LMDB transaction.
+struct LMDBViewStore: ViewStore {
+    let txn: Transaction
+    let dbs: [Table: Database]
+
+    func get(_ table: Table, _ key: String) throws -> [UInt8]? {
+        try txn.get(dbs[table]!, Array(key.utf8))
+    }
+    func put(_ table: Table, _ key: String, _ value: [UInt8]) throws {
+        try txn.put(dbs[table]!, Array(key.utf8), value)
+    }
+    func delete(_ table: Table, _ key: String) throws {
+        try txn.delete(dbs[table]!, Array(key.utf8))
+    }
+    func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
+        var out: [(key: String, value: [UInt8])] = []
+        try txn.scan(dbs[table]!, prefix: Array(prefix.utf8)) { k, v in
+            out.append((String(decoding: k, as: UTF8.self), Array(v)))
+            return true
+        }
+        return out
+    }
+}

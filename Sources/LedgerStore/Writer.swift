@@ -1,0 +1,174 @@
+import Foundation
+import Ledger
+import LMDB
+
+/// What happened to one submitted command.
+public enum WriteOutcome<T: Sendable>: Sendable {
+    /// Committed durably. `sequence` is the last event it wrote, or nil when
+    /// the command changed nothing (no event); `value` is what the caller's
+    /// `read` closure saw right after it, inside the same transaction.
+    case accepted(sequence: UInt64?, value: T)
+    case rejected(Rejection)
+    /// The commit failed (disk full, I/O error): nothing of it was written.
+    case failed(String)
+}
+
+/// The single writer with group commit: one dedicated thread takes every
+/// command waiting, decides each in arrival order against the views as the
+/// ones before it left them, appends and applies the accepted ones, commits
+/// once (fsync), and only then answers them all.
+public final class Writer: @unchecked Sendable {
+    private struct Item {
+        let command: Command
+        let context: EventContext
+        let run: (Views, UInt64?) throws -> Void  // records the outcome
+        let reject: (Rejection) -> Void
+        let finish: (Bool, String?) -> Void  // after commit: committed?, error
+    }
+
+    private let store: LedgerStore
+    private let clock: @Sendable () -> Micros
+    private let cond = NSCondition()
+    private var queue: [Item] = []
+    private var stopping = false
+    private var thread: Thread?
+    private var stopped = false
+    /// Called after each commit with the new last sequence (the live feed).
+    private let onCommit: (@Sendable (UInt64) -> Void)?
+
+    public init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
+                onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+        self.store = store
+        self.clock = clock
+        self.onCommit = onCommit
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "ledger-writer"
+        thread = t
+        t.start()
+    }
+
+    /// Wall-clock UTC microseconds.
+    public static let systemClock: @Sendable () -> Micros = {
+        Micros((Date().timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    /// Submits a command and waits for the commit that holds it.
+    /// - Parameter read: runs right after the command's events are applied,
+    ///   in the write transaction, to capture what the response shows.
+    public func submit<T: Sendable>(_ command: Command, context: EventContext,
+                                    read: @escaping @Sendable (Views) throws -> T) async -> WriteOutcome<T> {
+        await withCheckedContinuation { (cont: CheckedContinuation<WriteOutcome<T>, Never>) in
+            let box = OutcomeBox<T>()
+            let item = Item(
+                command: command, context: context,
+                run: { views, seq in box.outcome = .accepted(sequence: seq, value: try read(views)) },
+                reject: { box.outcome = .rejected($0) },
+                finish: { committed, error in
+                    if committed, let o = box.outcome {
+                        cont.resume(returning: o)
+                    } else if case .rejected(let r)? = box.outcome {
+                        cont.resume(returning: .rejected(r))
+                    } else {
+                        cont.resume(returning: .failed(error ?? "write failed"))
+                    }
+                })
+            cond.lock()
+            if stopping {
+                cond.unlock()
+                cont.resume(returning: .failed("the server is shutting down"))
+                return
+            }
+            queue.append(item)
+            cond.signal()
+            cond.unlock()
+        }
+    }
+
+    /// Stops taking commands, commits what is queued, and ends the thread.
+    public func stop() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        while !stopped { cond.wait() }
+        cond.unlock()
+    }
+
+    private func loop() {
+        while true {
+            cond.lock()
+            while queue.isEmpty && !stopping { cond.wait() }
+            let batch = queue
+            queue = []
+            if batch.isEmpty && stopping {
+                stopped = true
+                cond.broadcast()
+                cond.unlock()
+                return
+            }
+            cond.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Item]) {
+        var failure: String?
+        var last: UInt64 = 0
+        var wrote = false
+        for attempt in 0..<3 {
+            do {
+                (last, wrote) = try store.env.write { txn in try self.run(batch, in: txn) }
+                failure = nil
+                break
+            } catch let e as LMDBError where e.isMapFull && attempt < 2 {
+                try? store.env.growIfNeeded(reserve: store.env.mapSize)
+                failure = e.description
+            } catch {
+                failure = "\(error)"
+                break
+            }
+        }
+        for item in batch { item.finish(failure == nil, failure) }
+        if failure == nil, wrote { onCommit?(last) }
+    }
+
+    /// Decides and applies every command of the batch in one transaction.
+    private func run(_ batch: [Item], in txn: Transaction) throws -> (UInt64, Bool) {
+        let views = Views(LMDBViewStore(txn: txn, dbs: store.dbs))
+        var seq = try store.lastSequence(txn)
+        var wrote = false
+        let now = clock()
+        for item in batch {
+            switch try decide(item.command, views: views) {
+            case .failure(let rejection):
+                item.reject(rejection)
+            case .success(let payloads):
+                // A nested transaction: should folding throw (a bug), only this command is undone.
+                do {
+                    let newSeq: UInt64 = try txn.nested { child in
+                        let childViews = Views(LMDBViewStore(txn: child, dbs: store.dbs))
+                        var s = seq
+                        for payload in payloads {
+                            s += 1
+                            let event = Event(seq: s, time: now, context: item.context, payload: payload)
+                            try child.put(store.log, LedgerStore.key(s), event.encoded(), append: true)
+                            try apply(event, to: childViews)
+                        }
+                        try item.run(childViews, payloads.isEmpty ? nil : s)
+                        return s
+                    }
+                    if newSeq != seq { wrote = true }
+                    seq = newSeq
+                } catch let e as LMDBError where e.isMapFull {
+                    throw e
+                } catch {
+                    item.reject(Rejection(500, "internal error applying the change: \(error)"))
+                }
+            }
+        }
+        return (seq, wrote)
+    }
+}
+
+private final class OutcomeBox<T: Sendable>: @unchecked Sendable {
+    var outcome: WriteOutcome<T>?
+}

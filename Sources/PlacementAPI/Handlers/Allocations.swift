@@ -1,0 +1,120 @@
+import Ledger
+import PlacementJSON
+
+extension PlacementAPI {
+    /// GET /allocations/{consumer_uuid}: the dict format at every version;
+    /// project and user from 1.12, consumer generation from 1.28, type from 1.38.
+    static func consumerAllocationsJSON(_ c: ConsumerRecord?, _ views: Views, _ req: PlacementRequest) throws -> JSON {
+        var allocs = JSONObject()
+        guard let c, !c.allocations.isEmpty else { return ["allocations": .object(allocs)] }
+        for rp in c.allocations.keys.sorted() {
+            let gen = try views.provider(rp)?.generation ?? 0
+            var res = JSONObject()
+            for (rc, n) in c.allocations[rp]!.sorted(by: { $0.key < $1.key }) { res[rc] = .int(n) }
+            allocs[rp] = .object(JSONObject([("resources", .object(res)), ("generation", .int(gen))]))
+        }
+        var o = JSONObject([("allocations", .object(allocs))])
+        if req.version.atLeast(12) {
+            o["project_id"] = .string(c.project)
+            o["user_id"] = .string(c.user)
+            if req.version.atLeast(28) { o["consumer_generation"] = .int(c.generation) }
+            if req.version.atLeast(38) { o["consumer_type"] = .string(c.consumerType ?? "unknown") }
+        }
+        return .object(o)
+    }
+
+    static let consumerAllocations: Handler = { api, req in
+        try req.checkAccept()
+        try req.authorize("placement:allocations:list")
+        return try api.read { views, seq in
+            let c = try views.consumer(req.param("consumer_uuid"))
+            return .json(try consumerAllocationsJSON(c, views, req), sequence: seq, lastModified: c?.updated ?? nowMicros())
+        }
+    }
+
+    static let providerAllocations: Handler = { api, req in
+        try req.checkAccept()
+        try req.authorize("placement:resource_providers:allocations:list")
+        let uuid = req.param("uuid")
+        return try api.read { views, seq in
+            let p = try provider(views, uuid) { "Resource provider '\(uuid)' not found: " + $0 }
+            var allocs = JSONObject()
+            var lm: Micros?
+            for cu in try views.consumers(of: uuid) {
+                guard let c = try views.consumer(cu), let mine = c.allocations[uuid] else { continue }
+                var res = JSONObject()
+                for (rc, n) in mine.sorted(by: { $0.key < $1.key }) { res[rc] = .int(n) }
+                var entry = JSONObject([("resources", .object(res))])
+                if req.version.atLeast(28) { entry["consumer_generation"] = .int(c.generation) }
+                allocs[cu] = .object(entry)
+                lm = max(lm ?? c.updated, c.updated)
+            }
+            let body: JSON = .object(JSONObject([("allocations", .object(allocs)), ("resource_provider_generation", .int(p.generation))]))
+            return .json(body, sequence: seq, lastModified: lm ?? nowMicros())
+        }
+    }
+
+    /// One consumer's part of a PUT or POST body, already schema-checked.
+    static func allocationConsumer(_ uuid: String, _ body: JSON, _ req: PlacementRequest) -> AllocationRequest.Consumer {
+        var allocations: [(provider: String, resources: [(String, Int64)])] = []
+        func resources(_ j: JSON?) -> [(String, Int64)] {
+            (j?.objectValue?.pairs ?? []).map { ($0.key, $0.value.intValue ?? Int64(($0.value.numericValue ?? 0))) }
+        }
+        switch body["allocations"] {
+        case .array(let list)?:  // before 1.12
+            for item in list {
+                let rp = item["resource_provider"]?["uuid"]?.stringValue ?? ""
+                allocations.removeAll { $0.provider == rp }
+                allocations.append((rp, resources(item["resources"])))
+            }
+        case .object(let o)?:
+            for (rp, item) in o.pairs { allocations.append((rp, resources(item["resources"]))) }
+        default: break
+        }
+        var generation: Int64?? = .none
+        if req.version.atLeast(28) {
+            switch body["consumer_generation"] {
+            case .int(let g)?: generation = .some(g)
+            case .double(let d)?: generation = .some(Int64(d))
+            default: generation = .some(nil)
+            }
+        }
+        return AllocationRequest.Consumer(
+            uuid: uuid, project: body["project_id"]?.stringValue, user: body["user_id"]?.stringValue,
+            generation: generation, consumerType: req.version.atLeast(38) ? body["consumer_type"]?.stringValue : nil,
+            allocations: allocations)
+    }
+
+    static let putAllocations: Handler = { api, req in
+        try req.requireJSON()
+        try req.authorize("placement:allocations:update")
+        let raw = req.param("consumer_uuid")
+        guard raw.isUUIDLike else { throw PlacementError.badRequest("Malformed consumer_uuid: \(raw)") }
+        let schema =
+            req.version.atLeast(38) ? "allocation-put-1.38" : req.version.atLeast(34) ? "allocation-put-1.34" :
+            req.version.atLeast(28) ? "allocation-put-1.28" : req.version.atLeast(12) ? "allocation-put-1.12" :
+            req.version.atLeast(8) ? "allocation-put-1.8" : "allocation-put-1.0"
+        let body = try req.json(api.schemas[schema])
+        let consumer = allocationConsumer(raw.canonicalUUID, body, req)
+        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: [consumer], isPost: false)), req)
+        return .empty(204, sequence: seq)
+    }
+
+    static let postAllocations: Handler = { api, req in
+        try req.requireJSON()
+        try req.authorize("placement:allocations:manage")
+        let schema =
+            req.version.atLeast(38) ? "allocations-post-1.38" : req.version.atLeast(34) ? "allocations-post-1.34" :
+            req.version.atLeast(28) ? "allocations-post-1.28" : "allocations-post-1.13"
+        let body = try req.json(api.schemas[schema])
+        let consumers = body.objectValue!.pairs.map { allocationConsumer($0.key, $0.value, req) }
+        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: consumers, isPost: true)), req)
+        return .empty(204, sequence: seq)
+    }
+
+    static let deleteAllocations: Handler = { api, req in
+        try req.authorize("placement:allocations:delete")
+        let seq = try await api.write(.deleteAllocations(consumer: req.param("consumer_uuid")), req)
+        return .empty(204, sequence: seq)
+    }
+}

@@ -1,0 +1,56 @@
+/// A Placement microversion, `1.N`.
+public struct Microversion: Comparable, Sendable, CustomStringConvertible {
+    public let major: Int
+    public let minor: Int
+
+    public init(_ major: Int, _ minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public static let min = Microversion(1, 0)
+    public static let max = Microversion(1, 39)
+
+    public var description: String { "\(major).\(minor)" }
+
+    public static func < (a: Microversion, b: Microversion) -> Bool {
+        (a.major, a.minor) < (b.major, b.minor)
+    }
+
+    /// Whether this request's version is at least 1.`minor`.
+    public func atLeast(_ minor: Int) -> Bool { self >= Microversion(1, minor) }
+
+    /// Negotiates the version of a request from its `OpenStack-API-Version`
+    /// headers, as Placement's microversion middleware does: absent means the
+    /// minimum, `latest` the maximum; a malformed value is 400 and one out of
+    /// range 406.
+    static func negotiate(_ headerValues: [String]) throws -> Microversion {
+        // The header may list several services: "placement 1.2, compute 2.1".
+        var wanted: String?
+        for value in headerValues {
+            for part in value.split(separator: ",") {
+                let words = part.split(separator: " ", omittingEmptySubsequences: true)
+                if words.count >= 1, words[0].lowercased() == "placement" {
+                    wanted = words.count > 1 ? words[1...].joined(separator: " ") : ""
+                }
+            }
+        }
+        guard let wanted else { return .min }
+        if wanted.lowercased() == "latest" { return .max }
+        let parts = wanted.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 else {
+            throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); not enough values to unpack (expected 2, got \(parts.count))")
+        }
+        guard let major = Int(parts[0]), String(major) == parts[0] || parts[0].allSatisfy(\.isNumber) else {
+            throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); invalid literal for int() with base 10: '\(parts[0])'")
+        }
+        guard let minor = Int(parts[1]), parts[1].allSatisfy(\.isNumber) else {
+            throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); invalid literal for int() with base 10: '\(parts[1])'")
+        }
+        let v = Microversion(major, minor)
+        guard v >= .min && v <= .max else {
+            throw PlacementError(406, "Invalid microversion: Unacceptable version header: \(wanted)")
+        }
+        return v
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Ledger
+import PlacementJSON
+
+/// Who is asking, from the token (noauth2: `user[:project]`) and `X-Roles`.
+public struct Identity: Sendable {
+    public var user: String
+    public var project: String
+    public var roles: [String]
+    var isAdminOrService: Bool { roles.contains("admin") || roles.contains("service") }
+}
+
+/// Everything a handler needs from one request, already negotiated.
+struct PlacementRequest: Sendable {
+    let method: String
+    let path: String
+    /// Values of the `{name}` segments of the matched route.
+    var params: [String: String] = [:]
+    /// Query parameters in order (a key may repeat).
+    let query: [(String, String)]
+    let headers: HTTPFields
+    let body: [UInt8]
+    let version: Microversion
+    let requestID: String
+    let identity: Identity
+    /// `scheme://host` for Location headers.
+    let base: String
+
+    func param(_ name: String) -> String { params[name] ?? "" }
+
+    /// The last value of a query parameter, as `dict(req.GET)` gives it.
+    func queryValue(_ name: String) -> String? { query.last { $0.0 == name }?.1 }
+    func queryValues(_ name: String) -> [String] { query.filter { $0.0 == name }.map(\.1) }
+
+    var eventContext: EventContext {
+        EventContext(requestID: requestID, actor: Actor(user: identity.user, project: identity.project),
+                     microversion: version.description)
+    }
+
+    /// The media type of the body, without parameters.
+    var contentType: String? {
+        headers[.contentType].map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased() }
+    }
+
+    /// Placement's `require_content('application/json')`.
+    func requireJSON() throws {
+        let ct = headers[.contentType].map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces) }
+        if ct?.lowercased() != "application/json" {
+            let shown = (ct?.isEmpty ?? true) ? "None" : ct!
+            throw PlacementError(415, "The media type \(shown) is not supported, use application/json")
+        }
+    }
+
+    /// Placement's `check_accept('application/json')`.
+    func checkAccept() throws {
+        guard let accept = headers[.accept], !accept.isEmpty else { return }
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let type = parts.first?.lowercased() ?? ""
+            var q = 1.0
+            for p in parts.dropFirst() where p.hasPrefix("q=") { q = Double(p.dropFirst(2)) ?? 1 }
+            if q > 0, type == "application/json" || type == "application/*" || type == "*/*" { return }
+        }
+        throw PlacementError(406, "Only application/json is provided")
+    }
+
+    /// Parses the body and checks it against a schema; Placement's 400 words on failure.
+    func json(_ schema: Schema) throws -> JSON {
+        let value: JSON
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            throw PlacementError(400, "Malformed JSON: \(error.message)")
+        }
+        if let violation = schema.validate(value) {
+            throw PlacementError(400, "JSON does not validate: \(violation)")
+        }
+        return value
+    }
+
+    /// Checks the query string against a schema (`validate_query_params`).
+    func validateQuery(_ schema: Schema) throws {
+        var o = JSONObject()
+        for (k, v) in query { o[k] = .string(v) }
+        if let violation = schema.validate(.object(o)) {
+            throw PlacementError(400, "Invalid query string parameters: \(violation)")
+        }
+    }
+}
+
+/// What a handler answers.
+struct PlacementResponse: Sendable {
+    var status: Int = 200
+    var body: JSON?
+    var headers: [(String, String)] = []
+    /// From 1.15: `last-modified` (and `cache-control: no-cache`).
+    var lastModified: Micros?
+    /// The last event this answer reflects.
+    var sequence: UInt64
+    /// From 1.15 a GET answers `cache-control: no-cache` (with `last-modified` when known).
+    var cacheHeaders = false
+
+    static func json(_ body: JSON, sequence: UInt64, status: Int = 200, lastModified: Micros? = nil) -> PlacementResponse {
+        PlacementResponse(status: status, body: body, lastModified: lastModified, sequence: sequence, cacheHeaders: true)
+    }
+    static func empty(_ status: Int, sequence: UInt64) -> PlacementResponse {
+        PlacementResponse(status: status, body: nil, sequence: sequence)
+    }
+}
+
+extension String {
+    /// Placement's `uuidutils.is_uuid_like`.
+    var isUUIDLike: Bool {
+        var t = lowercased()
+        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
+        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
+        return t.count == 32 && t.allSatisfy(\.isHexDigit)
+    }
+
+    /// `str(uuid.UUID(s))`: the canonical lower-case, dashed form.
+    var canonicalUUID: String {
+        var t = lowercased()
+        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
+        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
+        let c = Array(t)
+        guard c.count == 32 else { return self }
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ledger
+import NIOCore
+import PlacementJSON
+
+/// Limits on what a request may send.
+public struct RequestLimits: Sendable {
+    /// Bodies larger than this get 413 before they are read in full.
+    public var maxBodyBytes: Int = 1 << 20
+    public init(maxBodyBytes: Int = 1 << 20) { self.maxBodyBytes = maxBodyBytes }
+}
+
+/// The HTTP front: request id, noauth2 identity, microversion negotiation,
+/// routing with Placement's 404/405, Placement's error bodies and the
+/// headers every response carries.
+public struct PlacementResponder: HTTPResponder {
+    public typealias Context = BasicRequestContext
+    let api: PlacementAPI
+    let limits: RequestLimits
+
+    public init(api: PlacementAPI, limits: RequestLimits = RequestLimits()) {
+        self.api = api
+        self.limits = limits
+    }
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        let requestID = "req-" + UUID().uuidString.lowercased()
+        var versionForHeaders: Microversion?
+        var varyHeader = true
+        let method = request.method.rawValue
+        do {
+            var request = request
+            let path = request.uri.path
+            let isRoot = path == "/" || path.isEmpty
+            if let cl = request.headers[.contentLength] {
+                guard let n = Int(cl.trimmingCharacters(in: .whitespaces)) else {
+                    throw PlacementError(400, "content-length header must be an integer")
+                }
+                if n > limits.maxBodyBytes { throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.") }
+                if n > 0, (request.headers[.contentType] ?? "").isEmpty {
+                    throw PlacementError(400, "content-type header required when content-length > 0")
+                }
+            }
+            let identity = try authenticate(request.headers, isRoot: isRoot)
+            let version: Microversion
+            do {
+                version = try Microversion.negotiate(request.headers[values: HTTPField.Name("OpenStack-API-Version")!])
+            }
+            versionForHeaders = version
+            let bodyBuffer: ByteBuffer
+            do {
+                bodyBuffer = try await request.collectBody(upTo: limits.maxBodyBytes)
+            } catch {
+                throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.")
+            }
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+                .map { $0.removingPercentEncoding ?? String($0) }
+            let host = request.head.authority ?? "localhost"
+            var req = PlacementRequest(
+                method: method, path: path, query: parseQuery(request.uri.query), headers: request.headers,
+                body: Array(buffer: bodyBuffer), version: version, requestID: requestID,
+                identity: identity ?? Identity(user: "", project: "", roles: []), base: "http://\(host)")
+            if isRoot {
+                guard method == "GET" else {
+                    throw PlacementError(405, "The method specified is not allowed for this resource.", headers: [("allow", "GET")])
+                }
+                return finish(try await PlacementAPI.root(api, req), req: req, vary: true)
+            }
+            guard let (route, params) = PlacementAPI.routes.lazy.compactMap({ r in r.match(segments).map { (r, $0) } }).first else {
+                varyHeader = false
+                throw PlacementError(404, "")
+            }
+            guard let handler = route.methods.first(where: { $0.method == method })?.handler else {
+                throw PlacementError(405, "The method specified is not allowed for this resource.",
+                                     headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
+            }
+            req.params = params
+            return finish(try await handler(api, req), req: req, vary: true)
+        } catch let error as PlacementError {
+            return render(error, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
+                          contentType: request.headers[.contentType])
+        } catch let error as AuthFailure {
+            _ = error
+            return unauthorized(requestID)
+        } catch {
+            let e = PlacementError(500, "\(error)")
+            return render(e, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
+                          contentType: request.headers[.contentType])
+        }
+    }
+
+    private struct AuthFailure: Error {}
+
+    /// noauth2: `X-Auth-Token: user[:project]`; roles from `X-Roles`, or
+    /// admin for the user named admin. Only `/` is open without a token.
+    private func authenticate(_ headers: HTTPFields, isRoot: Bool) throws -> Identity? {
+        guard let token = headers[HTTPField.Name("X-Auth-Token")!] else {
+            if isRoot { return nil }
+            throw AuthFailure()
+        }
+        let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let user = String(parts[0])
+        let project = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : user
+        let roles: [String]
+        if let r = headers[HTTPField.Name("X-Roles")!] {
+            roles = r.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } else {
+            roles = user == "admin" ? ["admin"] : []
+        }
+        return Identity(user: user, project: project, roles: roles)
+    }
+
+    private func parseQuery(_ query: String?) -> [(String, String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+            }
+            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+        }
+    }
+
+    private func finish(_ r: PlacementResponse, req: PlacementRequest, vary: Bool) -> Response {
+        var headers = HTTPFields()
+        headers[HTTPField.Name("x-openstack-request-id")!] = req.requestID
+        headers[HTTPField.Name("openstack-api-version")!] = "placement \(req.version)"
+        if vary { headers[.vary] = "openstack-api-version" }
+        headers[HTTPField.Name("X-Ledger-Sequence")!] = String(r.sequence)
+        for (k, v) in r.headers { headers[HTTPField.Name(k)!] = v }
+        if req.version.atLeast(15), r.cacheHeaders {
+            if let lm = r.lastModified { headers[.lastModified] = httpDate(lm) }
+            headers[.cacheControl] = "no-cache"
+        }
+        var body = ByteBuffer()
+        if let json = r.body {
+            headers[.contentType] = "application/json"
+            body = ByteBuffer(bytes: JSONWriter.bytes(json))
+        }
+        return Response(status: .init(code: r.status), headers: headers, body: .init(byteBuffer: body))
+    }
+
+    private func render(_ e: PlacementError, requestID: String, method: String, version: Microversion?, vary: Bool,
+                        contentType: String?) -> Response {
+        var err = JSONObject()
+        err["status"] = .int(Int64(e.status))
+        err["title"] = .string(e.title)
+        err["detail"] = .string(e.renderedDetail(method: method, contentType: contentType.map {
+            String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces)
+        }))
+        if let version, version.atLeast(23) { err["code"] = .string(e.code) }
+        err["request_id"] = .string(requestID)
+        if e.status == 406, version == nil {
+            err["max_version"] = .string(Microversion.max.description)
+            err["min_version"] = .string(Microversion.min.description)
+        }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        if let version {
+            headers[HTTPField.Name("openstack-api-version")!] = "placement \(version)"
+            if vary { headers[.vary] = "openstack-api-version" }
+        }
+        for (k, v) in e.headers { headers[HTTPField.Name(k)!] = v }
+        headers[.contentType] = "application/json"
+        let body = JSONWriter.bytes(.object(JSONObject([("errors", .array([.object(err)]))])))
+        return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func unauthorized(_ requestID: String) -> Response {
+        var headers = HTTPFields()
+        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        headers[.contentType] = "application/json"
+        let body: JSON = .object(JSONObject([
+            ("message", "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.<br /><br />\n\n\n"),
+            ("code", "401 Unauthorized"), ("title", "Unauthorized"),
+        ]))
+        return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
+    }
+}
+
+private let httpDateFormatter: DateFormatter = {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "GMT")
+    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return f
+}()
+private let httpDateLock = NSLock()
+
+/// RFC 7231 date of a ledger timestamp.
+func httpDate(_ micros: Micros) -> String {
+    httpDateLock.lock(); defer { httpDateLock.unlock() }
+    return httpDateFormatter.string(from: Date(timeIntervalSince1970: Double(micros) / 1_000_000))
+}
+
+/// Now, as ledger time (for answers Placement stamps with the current time).
+func nowMicros() -> Micros { Micros((Date().timeIntervalSince1970 * 1_000_000).rounded()) }

@@ -1,0 +1,74 @@
+/// A handler of one method on one route.
+typealias Handler = @Sendable (PlacementAPI, PlacementRequest) async throws -> PlacementResponse
+
+/// One entry of the route table: a path pattern (`{name}` segments match
+/// any one segment) and its handlers in Placement's declaration order, which
+/// is the order of the `Allow` header on a 405.
+struct Route: Sendable {
+    let pattern: [String]
+    let methods: [(method: String, handler: Handler)]
+
+    init(_ path: String, _ methods: [(String, Handler)]) {
+        pattern = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        self.methods = methods.map { (method: $0.0, handler: $0.1) }
+    }
+
+    func match(_ segments: [String]) -> [String: String]? {
+        guard segments.count == pattern.count else { return nil }
+        var params: [String: String] = [:]
+        for (p, s) in zip(pattern, segments) {
+            if p.hasPrefix("{") {
+                if s.isEmpty { return nil }
+                params[String(p.dropFirst().dropLast())] = s
+            } else if p != s {
+                return nil
+            }
+        }
+        return params
+    }
+}
+
+/// Limits a handler to a range of microversions; outside it Placement
+/// answers 404 (or the given status).
+func versioned(_ min: Int, max: Int = Microversion.max.minor, status: Int = 404, _ handler: @escaping Handler) -> Handler {
+    { api, req in
+        guard req.version >= Microversion(1, min) && req.version <= Microversion(1, max) else {
+            throw PlacementError(status, status == 405 ? "The method specified is not allowed for this resource." : "")
+        }
+        return try await handler(api, req)
+    }
+}
+
+extension PlacementAPI {
+    /// Placement 16.0.0's routes (placement/handler.py), in its order.
+    static let routes: [Route] = [
+        Route("/resource_classes", [("GET", versioned(2, listResourceClasses)), ("POST", versioned(2, createResourceClass))]),
+        Route("/resource_classes/{name}", [
+            ("GET", versioned(2, showResourceClass)), ("PUT", versioned(2, updateResourceClass)),
+            ("DELETE", versioned(2, deleteResourceClass)),
+        ]),
+        Route("/resource_providers", [("GET", listProviders), ("POST", createProvider)]),
+        Route("/resource_providers/{uuid}", [("GET", showProvider), ("DELETE", deleteProvider), ("PUT", updateProvider)]),
+        Route("/resource_providers/{uuid}/inventories", [
+            ("GET", listInventories), ("POST", createInventory), ("PUT", setInventories),
+            ("DELETE", versioned(5, status: 405, deleteInventories)),
+        ]),
+        Route("/resource_providers/{uuid}/inventories/{resource_class}", [
+            ("GET", showInventory), ("PUT", updateInventory), ("DELETE", deleteInventory),
+        ]),
+        Route("/resource_providers/{uuid}/usages", [("GET", providerUsages)]),
+        Route("/resource_providers/{uuid}/aggregates", [("GET", versioned(1, listAggregates)), ("PUT", versioned(1, setAggregates))]),
+        Route("/resource_providers/{uuid}/allocations", [("GET", providerAllocations)]),
+        Route("/allocations", [("POST", versioned(13, postAllocations))]),
+        Route("/allocations/{consumer_uuid}", [
+            ("GET", consumerAllocations), ("PUT", putAllocations), ("DELETE", deleteAllocations),
+        ]),
+        Route("/traits", [("GET", versioned(6, listTraits))]),
+        Route("/traits/{name}", [("GET", versioned(6, showTrait)), ("PUT", versioned(6, putTrait)), ("DELETE", versioned(6, deleteTrait))]),
+        Route("/resource_providers/{uuid}/traits", [
+            ("GET", versioned(6, listProviderTraits)), ("PUT", versioned(6, setProviderTraits)),
+            ("DELETE", versioned(6, deleteProviderTraits)),
+        ]),
+        Route("/usages", [("GET", versioned(9, totalUsages))]),
+    ]
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Ledger
+import LedgerStore
+
+/// A progress bar on a terminal, plain lines otherwise.
+struct Progress {
+    let label: String
+    let isTTY = isatty(STDERR_FILENO) != 0
+    private var lastLine = Date.distantPast
+
+    init(_ label: String) { self.label = label }
+
+    mutating func update(_ done: UInt64, _ total: UInt64) {
+        let now = Date()
+        let finished = done >= total
+        if !finished && now.timeIntervalSince(lastLine) < (isTTY ? 0.1 : 2) { return }
+        lastLine = now
+        let pct = total == 0 ? 100 : Int(Double(done) / Double(total) * 100)
+        if isTTY {
+            let width = 30
+            let filled = total == 0 ? width : Int(Double(width) * Double(done) / Double(total))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            FileHandle.standardError.write("\r\(label) \(bar) \(pct)% \(done)/\(total) events".data(using: .utf8)!)
+            if finished { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        } else {
+            FileHandle.standardError.write("\(label): \(done)/\(total) events (\(pct)%)\n".data(using: .utf8)!)
+        }
+    }
+}
+
+/// Parses an RFC 3339 time into ledger microseconds.
+func parseTime(_ s: String) -> Micros? {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let d = f.date(from: s) { return Micros((d.timeIntervalSince1970 * 1_000_000).rounded()) }
+    f.formatOptions = [.withInternetDateTime]
+    if let d = f.date(from: s) { return Micros((d.timeIntervalSince1970 * 1_000_000).rounded()) }
+    return nil
+}
+
+/// Formats ledger microseconds as RFC 3339 UTC with microseconds.
+func formatTime(_ t: Micros) -> String {
+    let secs = t / 1_000_000
+    let micros = t % 1_000_000
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    let base = f.string(from: Date(timeIntervalSince1970: Double(secs)))
+    return base.replacingOccurrences(of: "Z", with: String(format: ".%06dZ", micros))
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a new data dir holding the log up to a point and the views folded from it.")
+
+    @Option(help: "Source data directory (may be in use by a running server).") var dataDir: String
+    @Option(help: "Last sequence number to include.") var toSequence: UInt64?
+    @Option(help: "Include every event at or before this RFC 3339 time.") var toTime: String?
+    @Option(help: "New data directory to create.") var into: String
+
+    func validate() throws {
+        if (toSequence == nil) == (toTime == nil) { throw ValidationError("give exactly one of --to-sequence and --to-time") }
+        if let toTime, parseTime(toTime) == nil { throw ValidationError("--to-time must be an RFC 3339 time, got \(toTime)") }
+    }
+
+    func run() throws {
+        let source = try LedgerStore(path: dataDir, readOnly: true)
+        let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseTime(toTime!)!)
+        var progress = Progress("replay")
+        let n = try LogFold.replay(from: source, into: into, target: target) { progress.update($0, $1) }
+        print("replayed \(n) events into \(into)")
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fold the whole log from scratch and compare with the stored views.")
+
+    @Option(help: "Data directory (may be in use by a running server).") var dataDir = "./data"
+
+    func run() throws {
+        let store = try LedgerStore(path: dataDir, readOnly: true)
+        var progress = Progress("verify")
+        let (n, diffs) = try LogFold.verify(store) { progress.update($0, $1) }
+        if diffs.isEmpty {
+            print("verified \(n) events: the stored views equal the fold of the log")
+            return
+        }
+        for d in diffs { print(d) }
+        print("\(diffs.count) differences after \(n) events")
+        throw ExitCode(1)
+    }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the event log.")
+
+    enum Format: String, ExpressibleByArgument { case jsonl, table }
+
+    @Option(help: "Data directory (may be in use by a running server).") var dataDir = "./data"
+    @Option(help: "First sequence number to print.") var fromSequence: UInt64 = 1
+    @Option(help: "Print at most this many events.") var limit: Int?
+    @Option(help: "jsonl (one event per line) or table; default: table on a terminal.") var format: Format?
+
+    func run() throws {
+        let store = try LedgerStore(path: dataDir, readOnly: true)
+        let fmt = format ?? (isatty(STDOUT_FILENO) != 0 ? .table : .jsonl)
+        var count = 0
+        if fmt == .table {
+            print(pad("SEQ", 8) + pad("TIME", 29) + pad("ACTOR", 18) + pad("MV", 6) + pad("TYPE", 36) + "SUBJECT")
+        }
+        try store.forEachEvent(from: fromSequence) { ev in
+            if let limit, count >= limit { return false }
+            count += 1
+            switch fmt {
+            case .jsonl:
+                print(String(decoding: try ev.encoded(), as: UTF8.self))
+            case .table:
+                let subject = (ev.payload.consumers.map { "consumer " + $0 } + Set(ev.payload.providers).sorted().map { "provider " + $0 })
+                    .joined(separator: ", ")
+                print(pad(String(ev.seq), 8) + pad(formatTime(ev.time), 29) + pad(ev.context.actor.user, 18)
+                      + pad(ev.context.microversion, 6) + pad(ev.payload.type, 36) + subject)
+            }
+            return true
+        }
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
+}
