@@ -174,7 +174,7 @@ private func existingProvider(_ uuid: String) -> (Views) throws -> ProviderRecor
 }
 
 private func inUseMessage(_ classes: [String], _ provider: String) -> String {
-    "Inventory for '\(classes.sorted().joined(separator: ", "))' on resource provider '\(provider)' in use."
+    "Inventory for '\(StandardResourceClasses.sortedByID(classes).joined(separator: ", "))' on resource provider '\(provider)' in use."
 }
 
 /// Placement refuses inventory whose capacity `int((total - reserved) * ratio)`
@@ -189,6 +189,9 @@ private func checkCapacity(_ rc: String, _ inv: InventoryRecord, provider: Strin
 }
 
 private func createProvider(uuid: String, name: String, parent: String?, views: Views) throws -> [EventPayload] {
+    if parent == uuid {
+        throw Rejection(400, "Unable to create resource provider \"\(name)\", \(uuid): Object action create failed because: parent provider UUID cannot be same as UUID. Please set parent provider UUID to None if there is no parent.")
+    }
     if let parent, try views.provider(parent) == nil {
         throw Rejection(400, "Unable to create resource provider \"\(name)\", \(uuid): Object action create failed because: parent provider UUID does not exist.")
     }
@@ -307,6 +310,7 @@ private func setAllocations(_ request: AllocationRequest, views: Views) throws -
     let requestedClasses = request.consumers.flatMap { $0.allocations.flatMap { $0.resources.map(\.0) } }
     var classOrder: [String] = []
     for rc in requestedClasses where !classOrder.contains(rc) { classOrder.append(rc) }
+    classOrder = StandardResourceClasses.sortedByID(classOrder)
     for c in request.consumers {
         for a in c.allocations {
             let p = try provider(a.provider)

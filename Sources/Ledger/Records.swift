@@ -94,3 +94,20 @@ public enum Limits {
     /// The largest allocation_ratio (a single precision float column).
     public static let maxFloat: Double = 3.40282e+38
 }
+
+extension StandardResourceClasses {
+    /// Resource class names in Placement's id order: standard classes by
+    /// their place in os-resource-classes, custom ones (ids from 10000) after.
+    /// Placement lists classes in this order in its messages.
+    public static func sortedByID(_ names: [String]) -> [String] {
+        let index = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1, $0) })
+        return names.sorted { a, b in
+            switch (index[a], index[b]) {
+            case let (x?, y?): x < y
+            case (_?, nil): true
+            case (nil, _?): false
+            default: a < b
+            }
+        }
+    }
+}

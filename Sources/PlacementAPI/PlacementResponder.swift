@@ -80,14 +80,14 @@ public struct PlacementResponder: HTTPResponder {
             return finish(try await handler(api, req), req: req, vary: true)
         } catch let error as PlacementError {
             return render(error, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
-                          contentType: request.headers[.contentType])
+                          contentType: request.headers[.contentType], accept: request.headers[.accept])
         } catch let error as AuthFailure {
             _ = error
             return unauthorized(requestID)
         } catch {
             let e = PlacementError(500, "\(error)")
             return render(e, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
-                          contentType: request.headers[.contentType])
+                          contentType: request.headers[.contentType], accept: request.headers[.accept])
         }
     }
 
@@ -143,7 +143,7 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     private func render(_ e: PlacementError, requestID: String, method: String, version: Microversion?, vary: Bool,
-                        contentType: String?) -> Response {
+                        contentType: String?, accept: String?) -> Response {
         var err = JSONObject()
         err["status"] = .int(Int64(e.status))
         err["title"] = .string(e.title)
@@ -163,9 +163,21 @@ public struct PlacementResponder: HTTPResponder {
             if vary { headers[.vary] = "openstack-api-version" }
         }
         for (k, v) in e.headers { headers[HTTPField.Name(k)!] = v }
+        if let accept, wantsHTML(accept) {
+            // webob answers a client that asks for HTML (and not JSON) with an HTML page.
+            let text = e.explanation(method: method, contentType: contentType) + "<br /><br />\n" + e.detail
+            let html = "<html>\n <head>\n  <title>\(e.status) \(e.title)</title>\n </head>\n <body>\n  <h1>\(e.status) \(e.title)</h1>\n  \(text)\n\n\n </body>\n</html>"
+            headers[.contentType] = "text/html; charset=UTF-8"
+            return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+        }
         headers[.contentType] = "application/json"
         let body = JSONWriter.bytes(.object(JSONObject([("errors", .array([.object(err)]))])))
         return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func wantsHTML(_ accept: String) -> Bool {
+        let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
+        return types.contains("text/html") && !types.contains { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }
     }
 
     private func unauthorized(_ requestID: String) -> Response {

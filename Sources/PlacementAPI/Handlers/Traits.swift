@@ -55,6 +55,8 @@ extension PlacementAPI {
         let (seq, created) = try await api.writeChanged(.ensureTrait(name: name), req)
         var r = PlacementResponse.empty(created ? 201 : 204, sequence: seq)
         r.headers = [("location", req.base + "/traits/\(name)")]
+        r.cacheHeaders = true
+        r.lastModified = try api.read { views, _ in try views.customTrait(name)?.created } ?? nowMicros()
         return r
     }
 
