@@ -3,6 +3,1250 @@
 /// The JSON Schema files of schemas/, by path relative to that folder.
 public enum EmbeddedSchemas {
     public static let files: [String: String] = [
+        "events/AllocationsDeleted.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "AllocationsDeleted",
+  "description": "All allocations of a consumer were deleted (DELETE /allocations/{c}).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "AllocationsDeleted"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "consumer_uuid": {
+          "type": "string",
+          "minLength": 1
+        }
+      },
+      "required": [
+        "consumer_uuid"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/AllocationsReplaced.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "AllocationsReplaced",
+  "description": "The complete new allocations of one consumer (PUT /allocations/{c}) or several at once (POST /allocations); empty allocations remove a consumer.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "AllocationsReplaced"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "consumers": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "object",
+            "required": [
+              "consumer_uuid",
+              "project_id",
+              "user_id",
+              "allocations"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "consumer_uuid": {
+                "type": "string",
+                "minLength": 1
+              },
+              "project_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
+              },
+              "user_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
+              },
+              "consumer_type": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "allocations": {
+                "type": "object",
+                "patternProperties": {
+                  "^[0-9a-f-]{36}$": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "patternProperties": {
+                      "^[A-Z0-9_]+$": {
+                        "type": "integer",
+                        "minimum": 1
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        }
+      },
+      "required": [
+        "consumers"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/InventoriesReplaced.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "InventoriesReplaced",
+  "description": "The complete inventory of a provider after any inventory write (POST, PUT or DELETE of one or all).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "InventoriesReplaced"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "resource_provider": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "inventories": {
+          "type": "object",
+          "patternProperties": {
+            "^[A-Z0-9_]+$": {
+              "type": "object",
+              "required": [
+                "total",
+                "reserved",
+                "min_unit",
+                "max_unit",
+                "step_size",
+                "allocation_ratio",
+                "updated"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "total": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 2147483647
+                },
+                "reserved": {
+                  "type": "integer",
+                  "minimum": 0,
+                  "maximum": 2147483647
+                },
+                "min_unit": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 2147483647
+                },
+                "max_unit": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 2147483647
+                },
+                "step_size": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 2147483647
+                },
+                "allocation_ratio": {
+                  "type": "number",
+                  "minimum": 0
+                },
+                "updated": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "additionalProperties": false
+        }
+      },
+      "required": [
+        "resource_provider",
+        "inventories"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/Reshaped.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Reshaped",
+  "description": "POST /reshaper: new inventories of some providers and new allocations of some consumers, atomically.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "Reshaped"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "inventories": {
+          "type": "object",
+          "patternProperties": {
+            "^[0-9a-f-]{36}$": {
+              "type": "object",
+              "patternProperties": {
+                "^[A-Z0-9_]+$": {
+                  "type": "object",
+                  "required": [
+                    "total",
+                    "reserved",
+                    "min_unit",
+                    "max_unit",
+                    "step_size",
+                    "allocation_ratio",
+                    "updated"
+                  ],
+                  "additionalProperties": false,
+                  "properties": {
+                    "total": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 2147483647
+                    },
+                    "reserved": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "maximum": 2147483647
+                    },
+                    "min_unit": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 2147483647
+                    },
+                    "max_unit": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 2147483647
+                    },
+                    "step_size": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 2147483647
+                    },
+                    "allocation_ratio": {
+                      "type": "number",
+                      "minimum": 0
+                    },
+                    "updated": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              },
+              "additionalProperties": false
+            }
+          },
+          "additionalProperties": false
+        },
+        "consumers": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "required": [
+              "consumer_uuid",
+              "project_id",
+              "user_id",
+              "allocations"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "consumer_uuid": {
+                "type": "string",
+                "minLength": 1
+              },
+              "project_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
+              },
+              "user_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
+              },
+              "consumer_type": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "allocations": {
+                "type": "object",
+                "patternProperties": {
+                  "^[0-9a-f-]{36}$": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "patternProperties": {
+                      "^[A-Z0-9_]+$": {
+                        "type": "integer",
+                        "minimum": 1
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        }
+      },
+      "required": [
+        "inventories",
+        "consumers"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceClassCreated.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceClassCreated",
+  "description": "A custom resource class was created.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceClassCreated"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string",
+          "pattern": "^CUSTOM_[A-Z0-9_]+$",
+          "maxLength": 255
+        }
+      },
+      "required": [
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceClassDeleted.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceClassDeleted",
+  "description": "A custom resource class was deleted.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceClassDeleted"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string",
+          "pattern": "^[A-Z0-9_]+$",
+          "maxLength": 255
+        }
+      },
+      "required": [
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceClassRenamed.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceClassRenamed",
+  "description": "A custom resource class was renamed (PUT before 1.7).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceClassRenamed"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "from": {
+          "type": "string",
+          "pattern": "^[A-Z0-9_]+$",
+          "maxLength": 255
+        },
+        "to": {
+          "type": "string",
+          "pattern": "^[A-Z0-9_]+$",
+          "maxLength": 255
+        }
+      },
+      "required": [
+        "from",
+        "to"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceProviderAggregatesReplaced.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceProviderAggregatesReplaced",
+  "description": "The complete set of a provider's aggregates; bumps_generation is false before 1.19.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceProviderAggregatesReplaced"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "resource_provider": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "aggregates": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          },
+          "uniqueItems": true
+        },
+        "bumps_generation": {
+          "type": "boolean"
+        }
+      },
+      "required": [
+        "resource_provider",
+        "aggregates",
+        "bumps_generation"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceProviderCreated.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceProviderCreated",
+  "description": "A resource provider was created (POST /resource_providers).",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceProviderCreated"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "uuid": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+        },
+        "parent_provider_uuid": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        }
+      },
+      "required": [
+        "uuid",
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceProviderDeleted.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceProviderDeleted",
+  "description": "A provider was deleted.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceProviderDeleted"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "uuid": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        }
+      },
+      "required": [
+        "uuid"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceProviderTraitsReplaced.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceProviderTraitsReplaced",
+  "description": "The complete set of a provider's traits after a change.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceProviderTraitsReplaced"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "resource_provider": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "traits": {
+          "type": "array",
+          "items": {
+            "type": "string",
+            "pattern": "^[A-Z0-9_]+$",
+            "maxLength": 255
+          },
+          "uniqueItems": true
+        }
+      },
+      "required": [
+        "resource_provider",
+        "traits"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/ResourceProviderUpdated.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "ResourceProviderUpdated",
+  "description": "A provider was renamed, re-parented or un-parented (PUT /resource_providers/{uuid}); the new name and parent.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "ResourceProviderUpdated"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "uuid": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "name": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 200
+        },
+        "parent_provider_uuid": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        }
+      },
+      "required": [
+        "uuid",
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/TraitCreated.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "TraitCreated",
+  "description": "A custom trait was created.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "TraitCreated"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string",
+          "pattern": "^CUSTOM_[A-Z0-9_]+$",
+          "maxLength": 255
+        }
+      },
+      "required": [
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
+        "events/TraitDeleted.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "TraitDeleted",
+  "description": "A custom trait was deleted.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "seq",
+    "time",
+    "request_id",
+    "actor",
+    "microversion",
+    "type",
+    "version",
+    "payload"
+  ],
+  "properties": {
+    "seq": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "time": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "request_id": {
+      "type": "string"
+    },
+    "actor": {
+      "type": "object",
+      "properties": {
+        "user": {
+          "type": "string"
+        },
+        "project": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "user"
+      ],
+      "additionalProperties": false
+    },
+    "microversion": {
+      "type": "string",
+      "pattern": "^1\\.[0-9]+$"
+    },
+    "type": {
+      "const": "TraitDeleted"
+    },
+    "version": {
+      "const": 1
+    },
+    "payload": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string",
+          "pattern": "^[A-Z0-9_]+$",
+          "maxLength": 255
+        }
+      },
+      "required": [
+        "name"
+      ],
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
         "requests/aggregates-put-1.1.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

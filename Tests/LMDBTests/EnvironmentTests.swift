@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import LMDB
+
+func tempDir(_ name: String = "lmdb") -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct EnvironmentTests {
+    @Test func putGetScanDelete() throws {
+        let env = try Environment(path: tempDir())
+        let db = try env.database("t")
+        try env.write { txn in
+            for k in ["b", "a", "ab", "c"] { try txn.put(db, Array(k.utf8), Array(k.uppercased().utf8)) }
+        }
+        try env.read { txn in
+            let v1 = try txn.get(db, Array("ab".utf8))
+            #expect(v1 == Array("AB".utf8))
+            var keys: [String] = []
+            try txn.scan(db, prefix: Array("a".utf8)) { k, _ in keys.append(String(decoding: k, as: UTF8.self)); return true }
+            #expect(keys == ["a", "ab"])
+            let v2 = try txn.last(db)?.key
+            #expect(v2 == Array("c".utf8))
+            let v3 = try txn.count(db)
+            #expect(v3 == 4)
+        }
+        let deleted = try env.write { txn in try txn.delete(db, Array("a".utf8)) }
+        #expect(deleted)
+        #expect(try env.read { try $0.get(db, Array("a".utf8)) } == nil)
+    }
+
+    @Test func abortedWriteLeavesNothing() throws {
+        let env = try Environment(path: tempDir())
+        let db = try env.database("t")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try env.write { txn in
+                try txn.put(db, [1], [1])
+                throw Boom()
+            }
+        }
+        #expect(try env.read { try $0.count(db) } == 0)
+    }
+
+    @Test func nestedTransactionRollsBackAlone() throws {
+        let env = try Environment(path: tempDir())
+        let db = try env.database("t")
+        struct Boom: Error {}
+        try env.write { txn in
+            try txn.put(db, [1], [1])
+            _ = try? txn.nested { child in
+                try child.put(db, [2], [2])
+                throw Boom()
+            }
+            try txn.nested { child in try child.put(db, [3], [3]) }
+        }
+        try env.read { txn in
+            let v4 = try txn.get(db, [1])
+            #expect(v4 == [1])
+            let v5 = try txn.get(db, [2])
+            #expect(v5 == nil)
+            let v6 = try txn.get(db, [3])
+            #expect(v6 == [3])
+        }
+    }
+
+    /// Starting from a tiny map, far more data than it holds is written:
+    /// the map grows before it is full, so no MDB_MAP_FULL ever surfaces.
+    @Test func mapGrowsBeforeItIsFull() throws {
+        let env = try Environment(path: tempDir(), mapSize: 1 << 20)
+        let db = try env.database("t")
+        let value = [UInt8](repeating: 7, count: 4000)
+        for batch in 0..<40 {
+            try env.write { txn in
+                for i in 0..<64 {
+                    let k = withUnsafeBytes(of: UInt32(batch * 64 + i).bigEndian) { Array($0) }
+                    try txn.put(db, k, value)
+                }
+            }
+        }
+        #expect(env.mapSize > 1 << 20)
+        #expect(try env.read { try $0.count(db) } == 40 * 64)
+    }
+
+    @Test func readersSeeASnapshot() throws {
+        let env = try Environment(path: tempDir())
+        let db = try env.database("t")
+        try env.write { try $0.put(db, [1], [1]) }
+        try env.read { txn in
+            try env.write { try $0.put(db, [1], [2]) }
+            let v7 = try txn.get(db, [1])
+            #expect(v7 == [1])
+        }
+        #expect(try env.read { try $0.get(db, [1]) } == [2])
+    }
+}

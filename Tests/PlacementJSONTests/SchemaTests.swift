@@ -1,0 +1,46 @@
+import Testing
+@testable import PlacementJSON
+
+/// Messages are compared with what Placement 16.0.0 (jsonschema 4.26) says
+/// for the same body; clients and the gabbi files match on these words.
+@Suite struct SchemaTests {
+    let rp = try! Schema(text: #"{"type": "object", "properties": {"name": {"type": "string", "maxLength": 200}, "uuid": {"type": "string", "format": "uuid"}}, "required": ["name"], "additionalProperties": false}"#)
+
+    @Test func typeErrorReadsLikePlacement() throws {
+        let e = try #require(rp.validate(try JSONParser.parse(#"{"name": 5}"#)))
+        #expect(e.description == "5 is not of type 'string'\n\nFailed validating 'type' in schema['properties']['name']:\n    {'type': 'string', 'maxLength': 200}\n\nOn instance['name']:\n    5")
+    }
+
+    @Test func requiredAndAdditional() throws {
+        #expect(rp.validate(try JSONParser.parse("{}"))?.message == "'name' is a required property")
+        #expect(rp.validate(try JSONParser.parse(#"{"name": "a", "x": 1, "y": 2}"#))?.message
+            == "Additional properties are not allowed ('x', 'y' were unexpected)")
+        #expect(rp.validate(try JSONParser.parse(#"{"name": "a", "uuid": "nope"}"#))?.message == "'nope' is not a 'uuid'")
+        #expect(rp.validate(try JSONParser.parse(#"{"name": "a", "uuid": "A6F3A6F3-0000-4000-8000-000000000000"}"#)) == nil)
+    }
+
+    @Test func boundsIncludingHugeIntegers() throws {
+        let s = try Schema(text: #"{"type": "integer", "minimum": 1, "maximum": 2147483647}"#)
+        #expect(s.validate(.int(0))?.message == "0 is less than the minimum of 1")
+        #expect(s.validate(.bigInt("99999999999999999999"))?.message == "99999999999999999999 is greater than the maximum of 2147483647")
+        #expect(s.validate(.double(1.5))?.message == "1.5 is not of type 'integer'")
+        #expect(s.validate(.double(2.0)) == nil)  // draft 2020-12: 2.0 is an integer
+    }
+
+    @Test func patternPropertiesWithoutMatch() throws {
+        let s = try Schema(text: #"{"type": "object", "patternProperties": {"^[A-Z0-9_]+$": {"type": "integer"}}, "additionalProperties": false, "minProperties": 1}"#)
+        #expect(s.validate(try JSONParser.parse(#"{"vcpu": 1}"#))?.message == "'vcpu' does not match any of the regexes: '^[A-Z0-9_]+$'")
+        #expect(s.validate(try JSONParser.parse("{}"))?.message == "{} should be non-empty")
+    }
+
+    @Test func shallowestErrorWins() throws {
+        let s = try Schema(text: #"{"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "integer"}}}}, "required": ["c"]}"#)
+        #expect(s.validate(try JSONParser.parse(#"{"a": {"b": "x"}}"#))?.message == "'c' is a required property")
+    }
+
+    @Test func anyOfReportsTheBranchError() throws {
+        let s = try Schema(text: #"{"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]}"#)
+        #expect(s.validate(.int(3))?.message == "3 is not valid under any of the given schemas")
+        #expect(s.validate(.null) == nil)
+    }
+}
