@@ -22,10 +22,11 @@ let package = Package(
         .target(name: "PlacementJSON"),
         .target(name: "Ledger"),
         .target(name: "LedgerStore", dependencies: ["LMDB", "Ledger"]),
+        .target(name: "LedgerAudit", dependencies: ["Ledger", "LedgerStore", "PlacementJSON"]),
         .target(
             name: "PlacementAPI",
             dependencies: [
-                "Ledger", "LedgerStore", "PlacementJSON",
+                "Ledger", "LedgerStore", "LedgerAudit", "PlacementJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -33,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "placement-ledger",
             dependencies: [
-                "PlacementAPI", "LedgerStore", "Ledger",
+                "PlacementAPI", "LedgerStore", "LedgerAudit", "Ledger", "PlacementJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
@@ -44,7 +45,7 @@ let package = Package(
         .testTarget(
             name: "PlacementAPITests",
             dependencies: [
-                "PlacementAPI",
+                "PlacementAPI", "LedgerStore", "LedgerAudit", "PlacementJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -86,8 +86,11 @@ public func apply(_ event: Event, to views: Views) throws {
             bumpGenerations: false, now: now, views: views)
 
     case .reshaped(let inventories, let consumers):
+        // Placement sets each provider's inventory twice (the union of old
+        // and new, then the new alone), bumping its generation each time;
+        // the first step is skipped for an empty new inventory.
         for (provider, inv) in inventories.sorted(by: { $0.key < $1.key }) {
-            try replaceInventories(provider, inv, now: now, views: views)
+            try replaceInventories(provider, inv, now: now, views: views, extraBump: inv.isEmpty ? 0 : 1)
         }
         try replaceAllocations(consumers, bumpGenerations: true, now: now, views: views)
     }
@@ -142,7 +145,8 @@ private func setRoot(_ root: String, belowProvider uuid: String, views: Views) t
     }
 }
 
-private func replaceInventories(_ provider: String, _ inventories: [String: InventoryRecord], now: Micros, views: Views) throws {
+private func replaceInventories(_ provider: String, _ inventories: [String: InventoryRecord], now: Micros, views: Views,
+                                extraBump: Int64 = 0) throws {
     guard var p = try views.provider(provider) else { throw FoldError.missing("provider \(provider)") }
     var next: [String: InventoryRecord] = [:]
     for (rc, var inv) in inventories {
@@ -156,7 +160,7 @@ private func replaceInventories(_ provider: String, _ inventories: [String: Inve
     for rc in p.inventories.keys where next[rc] == nil { try views.store.delete(.classProviders, rc + keySep + provider) }
     for rc in next.keys where p.inventories[rc] == nil { try views.store.put(.classProviders, rc + keySep + provider, []) }
     p.inventories = next
-    p.generation += 1
+    p.generation += 1 + extraBump
     p.updated = now
     try views.putProvider(p)
 }

@@ -37,6 +37,10 @@ public enum Command: Sendable {
     case setAllocations(AllocationRequest)
     /// DELETE /allocations/{c}
     case deleteAllocations(consumer: String)
+    /// POST /reshaper (1.30): new inventories of some providers (with their
+    /// generations) and new allocations of some consumers, all or nothing.
+    case reshape(inventories: [(provider: String, generation: Int64, inventories: [(String, InventoryRecord)])],
+                 allocations: AllocationRequest)
 }
 
 /// What PUT or POST /allocations asks, in request order.
@@ -62,12 +66,13 @@ public struct AllocationRequest: Sendable {
             self.allocations = allocations
         }
     }
+    /// Which request it came from: the three word some errors differently.
+    public enum Origin: Sendable { case put, post, reshaper }
     public var consumers: [Consumer]
-    /// POST /allocations words some errors differently from PUT.
-    public var isPost: Bool
-    public init(consumers: [Consumer], isPost: Bool) {
+    public var origin: Origin
+    public init(consumers: [Consumer], origin: Origin) {
         self.consumers = consumers
-        self.isPost = isPost
+        self.origin = origin
     }
 }
 

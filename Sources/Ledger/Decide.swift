@@ -162,7 +162,69 @@ private func decideOrThrow(_ command: Command, views: Views) throws -> [EventPay
             throw Rejection(404, "No allocations for consumer '\(consumer)'")
         }
         return [.allocationsDeleted(consumer: consumer)]
+    case .reshape(let inventories, let allocations):
+        return try reshape(inventories, allocations, views: views)
     }
+}
+
+/// Placement's reshaper (objects/reshaper.py): each provider first gets the
+/// union of its old and new inventories, then the allocations are replaced
+/// (checked against that union), then each provider gets exactly its new
+/// inventories (refused where allocations remain on a removed class). The
+/// steps are tried on an overlay; only the final outcome becomes an event.
+private func reshape(_ inventories: [(provider: String, generation: Int64, inventories: [(String, InventoryRecord)])],
+                     _ request: AllocationRequest, views: Views) throws -> [EventPayload] {
+    for entry in inventories {
+        guard let p = try views.provider(entry.provider) else {
+            throw Rejection(400, "Resource provider \(entry.provider) in inventories not found: No resource provider with uuid \(entry.provider) found",
+                            code: Rejection.providerNotFound)
+        }
+        if p.generation != entry.generation {
+            throw Rejection(409, "resource provider generation conflict for provider \(entry.provider): actual: \(p.generation), given: \(entry.generation)",
+                            code: Rejection.concurrentUpdate)
+        }
+    }
+    let overlay = Views(OverlayStore(views.store))
+    // Consumer generations and providers are checked before any inventory changes.
+    _ = try checkConsumersAndProviders(request, views: overlay)
+    for entry in inventories where !entry.inventories.isEmpty {
+        for (rc, _) in entry.inventories where !(try views.resourceClassExists(rc)) {
+            throw Rejection(400, "malformed reshaper data: No such resource class \(rc).")
+        }
+        var p = try overlay.provider(entry.provider)!
+        for (rc, inv) in entry.inventories { p.inventories[rc] = inv }
+        try overlay.putProvider(p)
+    }
+    let consumers: [ConsumerAllocations]
+    switch try setAllocations(request, views: overlay).first {
+    case .allocationsReplaced(let cs)?: consumers = cs
+    default: consumers = []
+    }
+    // Usage after the new allocations, for the in-use check of the final inventories.
+    var usage: [String: [String: Int64]] = [:]
+    for entry in inventories { usage[entry.provider] = try overlay.provider(entry.provider)?.usages ?? [:] }
+    for ca in consumers {
+        if let old = try overlay.consumer(ca.consumer) {
+            for (rp, res) in old.allocations where usage[rp] != nil {
+                for (rc, n) in res { usage[rp]![rc, default: 0] -= n }
+            }
+        }
+    }
+    for ca in consumers {
+        for (rp, res) in ca.allocations where usage[rp] != nil {
+            for (rc, n) in res { usage[rp]![rc, default: 0] += n }
+        }
+    }
+    for entry in inventories {
+        let keep = Set(entry.inventories.map(\.0))
+        let inUse = (usage[entry.provider] ?? [:]).filter { !keep.contains($0.key) && $0.value > 0 }.map(\.key)
+        if !inUse.isEmpty {
+            throw Rejection(409, "update conflict: " + inUseMessage(inUse, entry.provider), code: Rejection.inventoryInUse)
+        }
+    }
+    var final: [String: [String: InventoryRecord]] = [:]
+    for entry in inventories { final[entry.provider] = Dictionary(entry.inventories, uniquingKeysWith: { _, b in b }) }
+    return [.reshaped(inventories: final, consumers: consumers)]
 }
 
 /// Looks a provider up for a write; Placement answers 404 with this text.
@@ -246,14 +308,9 @@ private func isDescendant(_ candidate: String, of ancestor: String, views: Views
     return false
 }
 
-/// Placement's allocation write (objects/allocation.py `_set_allocations`):
-/// consumer generations first, then providers and classes, then per
-/// provider and class the unit constraints and the capacity, counted after
-/// the consumers' own old allocations are taken away. A write that leaves a
-/// provider over capacity is accepted only when it does not add to the
-/// overage.
-private func setAllocations(_ request: AllocationRequest, views: Views) throws -> [EventPayload] {
-    var resolved: [ConsumerAllocations] = []
+/// Consumer generations (from 1.28), then that every provider named exists.
+/// Returns the consumers' current records.
+private func checkConsumersAndProviders(_ request: AllocationRequest, views: Views) throws -> [String: ConsumerRecord] {
     var olds: [String: ConsumerRecord] = [:]
     for c in request.consumers {
         let old = try views.consumer(c.uuid)
@@ -275,13 +332,27 @@ private func setAllocations(_ request: AllocationRequest, views: Views) throws -
             throw Rejection(400, "Allocation for resource provider '\(a.provider)' that does not exist.")
         }
     }
+    return olds
+}
+
+/// Placement's allocation write (objects/allocation.py `_set_allocations`):
+/// consumer generations first, then providers and classes, then per
+/// provider and class the unit constraints and the capacity, counted after
+/// the consumers' own old allocations are taken away. A write that leaves a
+/// provider over capacity is accepted only when it does not add to the
+/// overage.
+private func setAllocations(_ request: AllocationRequest, views: Views) throws -> [EventPayload] {
+    var resolved: [ConsumerAllocations] = []
+    var olds = try checkConsumersAndProviders(request, views: views)
     // Resource classes must exist.
     for c in request.consumers {
         for a in c.allocations {
             for (rc, _) in a.resources where !(try views.resourceClassExists(rc)) {
-                let detail = request.isPost
-                    ? "Unable to allocate inventory No such resource class \(rc)."
-                    : "Unable to allocate inventory for consumer \(c.uuid): No such resource class \(rc)."
+                let detail = switch request.origin {
+                case .post: "Unable to allocate inventory No such resource class \(rc)."
+                case .put: "Unable to allocate inventory for consumer \(c.uuid): No such resource class \(rc)."
+                case .reshaper: "malformed reshaper data: No such resource class \(rc)."
+                }
                 throw Rejection(400, detail)
             }
         }

@@ -66,6 +66,9 @@ public struct Views {
     public func consumer(_ uuid: String) throws -> ConsumerRecord? {
         try store.get(.consumers, uuid).map { try decode(ConsumerRecord.self, $0) }
     }
+    public func allConsumers() throws -> [ConsumerRecord] {
+        try store.scan(.consumers, prefix: "").map { try decode(ConsumerRecord.self, $0.value) }
+    }
     public func consumers(of provider: String) throws -> [String] {
         try store.scan(.providerConsumers, prefix: provider + keySep).map { String($0.key.dropFirst(provider.count + 1)) }
     }

@@ -17,11 +17,20 @@ public final class LedgerStore: @unchecked Sendable {
     let log: Database
     let meta: Database
     let dbs: [Table: Database]
+    /// The undo log and key lifetimes behind as-of reads (History.swift).
+    let history: Database
+    let lifetimes: Database
+    /// time (µs, big-endian) + sequence -> "": the event at or before an instant.
+    let timeIndex: Database
+    /// kind \0 id 0xFF sequence -> "": events by consumer, provider, project, user, class, type.
+    let eventIndex: Database
+    /// Whether appends keep the undo log and indexes (not for verify's scratch fold).
+    let keepsHistory: Bool
     public let path: String
 
     /// Opens or creates the data dir at `path`.
     /// - Parameter durable: false only for scratch folds (verify).
-    public init(path: String, readOnly: Bool = false, durable: Bool = true, mapSize: Int = 1 << 30) throws {
+    public init(path: String, readOnly: Bool = false, durable: Bool = true, mapSize: Int = 1 << 30, keepsHistory: Bool = true) throws {
         let fm = FileManager.default
         if !readOnly { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) }
         guard fm.fileExists(atPath: path) else { throw StoreError.noDataDir(path) }
@@ -37,6 +46,11 @@ public final class LedgerStore: @unchecked Sendable {
         var dbs: [Table: Database] = [:]
         for t in Table.allCases { dbs[t] = try env.database(t.rawValue, create: !readOnly) }
         self.dbs = dbs
+        history = try env.database("history", create: !readOnly)
+        lifetimes = try env.database("lifetimes", create: !readOnly)
+        timeIndex = try env.database("timeIndex", create: !readOnly)
+        eventIndex = try env.database("eventIndex", create: !readOnly)
+        self.keepsHistory = keepsHistory
         let format = try env.read { try $0.get(meta, Array("format".utf8)) }
         if let format {
             let f = String(decoding: format, as: UTF8.self)
@@ -99,12 +113,66 @@ public final class LedgerStore: @unchecked Sendable {
     /// transaction. Used by replay; the live server goes through `Writer`.
     public func appendAndApply(_ events: [Event]) throws {
         try env.write { txn in
-            let views = Views(LMDBViewStore(txn: txn, dbs: dbs))
-            for ev in events {
-                try txn.put(log, LedgerStore.key(ev.seq), ev.encoded(), append: true)
-                try apply(ev, to: views)
+            for ev in events { try append(ev, in: txn) }
+        }
+    }
+
+    /// The one way an event enters a data dir: the log record, the time and
+    /// entity indexes, then the fold into the views (recording the undo log).
+    func append(_ event: Event, in txn: Transaction) throws {
+        try txn.put(log, LedgerStore.key(event.seq), event.encoded(), append: true)
+        let base = LMDBViewStore(txn: txn, dbs: dbs)
+        guard keepsHistory else {
+            try apply(event, to: Views(base))
+            return
+        }
+        try txn.put(timeIndex, LedgerStore.key(UInt64(max(0, event.time))) + LedgerStore.key(event.seq), [])
+        for entry in try indexEntries(event, before: Views(base)) {
+            try txn.put(eventIndex, entry.key(event.seq), [])
+        }
+        let recorder = RecordingViewStore(base: base, history: history, lifetimes: lifetimes)
+        recorder.seq = event.seq
+        try apply(event, to: Views(recorder))
+    }
+
+    /// What an event is indexed under: the consumers and providers it
+    /// touches (including the providers a consumer's old allocations were
+    /// on), the projects and users of those consumers, the resource classes
+    /// involved, and its type.
+    func indexEntries(_ event: Event, before views: Views) throws -> Set<IndexEntry> {
+        var out: Set<IndexEntry> = [IndexEntry(.type, event.payload.type)]
+        for p in event.payload.providers { out.insert(IndexEntry(.provider, p)) }
+        var consumers: [ConsumerAllocations] = []
+        switch event.payload {
+        case .allocationsReplaced(let cs): consumers = cs
+        case .reshaped(let inv, let cs):
+            consumers = cs
+            for (_, classes) in inv { for rc in classes.keys { out.insert(IndexEntry(.resourceClass, rc)) } }
+            for (p, _) in inv { if let old = try views.provider(p) { for rc in old.inventories.keys { out.insert(IndexEntry(.resourceClass, rc)) } } }
+        case .inventoriesReplaced(let p, let inv):
+            for rc in inv.keys { out.insert(IndexEntry(.resourceClass, rc)) }
+            if let old = try views.provider(p) { for rc in old.inventories.keys { out.insert(IndexEntry(.resourceClass, rc)) } }
+        case .resourceClassCreated(let n), .resourceClassDeleted(let n): out.insert(IndexEntry(.resourceClass, n))
+        case .resourceClassRenamed(let f, let t): out.insert(IndexEntry(.resourceClass, f)); out.insert(IndexEntry(.resourceClass, t))
+        default: break
+        }
+        for ca in consumers {
+            out.insert(IndexEntry(.project, ca.project))
+            out.insert(IndexEntry(.user, ca.user))
+            for (_, res) in ca.allocations { for rc in res.keys { out.insert(IndexEntry(.resourceClass, rc)) } }
+        }
+        for c in event.payload.consumers {
+            out.insert(IndexEntry(.consumer, c))
+            if let old = try views.consumer(c) {
+                out.insert(IndexEntry(.project, old.project))
+                out.insert(IndexEntry(.user, old.user))
+                for (p, res) in old.allocations {
+                    out.insert(IndexEntry(.provider, p))
+                    for rc in res.keys { out.insert(IndexEntry(.resourceClass, rc)) }
+                }
             }
         }
+        return out
     }
 
     /// Every record of every projection table, for comparisons.
@@ -116,6 +184,31 @@ public final class LedgerStore: @unchecked Sendable {
             return out
         }
     }
+}
+
+/// One entry of the event index.
+public struct IndexEntry: Hashable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case consumer, provider, project, user, resourceClass = "class", type
+    }
+    public let kind: Kind
+    public let id: String
+    public init(_ kind: Kind, _ id: String) {
+        self.kind = kind
+        self.id = id
+    }
+
+    /// The index key prefix of this entry: kind \0 id 0xFF.
+    var prefix: [UInt8] {
+        var k: [UInt8] = Array(kind.rawValue.utf8)
+        k.append(0)
+        k.append(contentsOf: id.utf8)
+        k.append(HistoryKey.end)
+        return k
+    }
+
+    /// The index key of this entry for one event.
+    func key(_ seq: UInt64) -> [UInt8] { prefix + LedgerStore.key(seq) }
 }
 
 /// Why a data dir cannot be used.

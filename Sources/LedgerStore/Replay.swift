@@ -60,7 +60,7 @@ public enum LogFold {
         let scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("placement-ledger-verify-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let fresh = try LedgerStore(path: scratch, durable: false)
+        let fresh = try LedgerStore(path: scratch, durable: false, keepsHistory: false)
         // Take the stored views and the log from one snapshot of the source.
         let (stored, last) = try store.env.read { _ in (try store.dumpViews(), try store.lastSequence()) }
         let count = try fold(store, into: fresh, target: .sequence(last), progress: progress)

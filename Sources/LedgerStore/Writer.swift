@@ -145,15 +145,12 @@ public final class Writer: @unchecked Sendable {
                 // A nested transaction: should folding throw (a bug), only this command is undone.
                 do {
                     let newSeq: UInt64 = try txn.nested { child in
-                        let childViews = Views(LMDBViewStore(txn: child, dbs: store.dbs))
                         var s = seq
                         for payload in payloads {
                             s += 1
-                            let event = Event(seq: s, time: now, context: item.context, payload: payload)
-                            try child.put(store.log, LedgerStore.key(s), event.encoded(), append: true)
-                            try apply(event, to: childViews)
+                            try store.append(Event(seq: s, time: now, context: item.context, payload: payload), in: child)
                         }
-                        try item.run(childViews, payloads.isEmpty ? nil : s)
+                        try item.run(Views(LMDBViewStore(txn: child, dbs: store.dbs)), payloads.isEmpty ? nil : s)
                         return s
                     }
                     if newSeq != seq { wrote = true }

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerAudit
 import LedgerStore
 import PlacementJSON
 
@@ -8,16 +9,54 @@ import PlacementJSON
 public final class PlacementAPI: Sendable {
     public let store: LedgerStore
     public let writer: Writer
+    /// Wakes the live event feed after each commit (the writer publishes to it).
+    public let feed: CommitFeed
     let schemas = Schemas()
 
-    public init(store: LedgerStore, writer: Writer) {
+    public init(store: LedgerStore, writer: Writer, feed: CommitFeed) {
         self.store = store
         self.writer = writer
+        self.feed = feed
     }
 
-    /// Reads one snapshot of the views.
+    /// Reads one snapshot of the views (for a pre-check of a write).
     func read<T>(_ body: (Views, UInt64) throws -> T) throws -> T {
         try store.read(body)
+    }
+
+    /// Reads the views a GET answers from: now, or as of the point the
+    /// request's `X-Ledger-As-Of` named. The same serializers run on both.
+    func read<T>(_ req: PlacementRequest, _ body: (Views, UInt64) throws -> T) throws -> T {
+        if let asOf = req.asOf { return try store.read(asOf: asOf, body) }
+        return try store.read(body)
+    }
+
+    /// Resolves an `X-Ledger-As-Of` value (a sequence number or an RFC 3339
+    /// time) to the sequence number of the event it names.
+    func resolveAsOf(_ value: String, method: String) throws -> UInt64 {
+        guard method == "GET" else {
+            throw PlacementError.badRequest("X-Ledger-As-Of is only accepted on GET requests; a write always applies to the present.")
+        }
+        let last = try store.lastSequence()
+        let v = value.trimmingCharacters(in: .whitespaces)
+        if !v.isEmpty, v.allSatisfy(\.isNumber) {
+            guard let seq = UInt64(v), seq >= 1, seq <= last else {
+                throw PlacementError.badRequest("X-Ledger-As-Of: sequence \(v) is not in the log, which holds events 1 to \(last).")
+            }
+            return seq
+        }
+        guard let time = parseRFC3339(v) else {
+            throw PlacementError.badRequest("X-Ledger-As-Of must be an event sequence number or an RFC 3339 time (2026-11-29T18:00:00Z), got '\(value)'.")
+        }
+        if time > nowMicros() {
+            throw PlacementError.badRequest("X-Ledger-As-Of: \(v) is in the future.")
+        }
+        let seq = try store.sequence(atOrBefore: time)
+        guard seq >= 1 else {
+            let first = try store.time(of: 1).map(formatRFC3339) ?? "none yet"
+            throw PlacementError.badRequest("X-Ledger-As-Of: \(v) is before the first event of the log (\(first)).")
+        }
+        return seq
     }
 
     /// Sends a command through the group-commit writer and waits for its

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import Ledger
 import PlacementJSON
 
@@ -26,6 +27,8 @@ struct PlacementRequest: Sendable {
     let identity: Identity
     /// `scheme://host` for Location headers.
     let base: String
+    /// From `X-Ledger-As-Of`: answer as of this event.
+    var asOf: UInt64?
 
     func param(_ name: String) -> String { params[name] ?? "" }
 
@@ -100,6 +103,10 @@ struct PlacementResponse: Sendable {
     var sequence: UInt64
     /// From 1.15 a GET answers `cache-control: no-cache` (with `last-modified` when known).
     var cacheHeaders = false
+    /// A body that is not JSON: bytes and content type (the usage plot).
+    var raw: ([UInt8], String)?
+    /// A body written as it is produced (the live event feed).
+    var stream: ResponseBody?
 
     static func json(_ body: JSON, sequence: UInt64, status: Int = 200, lastModified: Micros? = nil) -> PlacementResponse {
         PlacementResponse(status: status, body: body, lastModified: lastModified, sequence: sequence, cacheHeaders: true)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Ledger
+import LedgerAudit
 import NIOCore
 import PlacementJSON
 
@@ -77,6 +78,9 @@ public struct PlacementResponder: HTTPResponder {
                                      headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
             }
             req.params = params
+            if let asOf = request.headers[HTTPField.Name("X-Ledger-As-Of")!] {
+                req.asOf = try api.resolveAsOf(asOf, method: method)
+            }
             return finish(try await handler(api, req), req: req, vary: true)
         } catch let error as PlacementError {
             return render(error, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
@@ -134,10 +138,16 @@ public struct PlacementResponder: HTTPResponder {
             if let lm = r.lastModified { headers[.lastModified] = httpDate(lm) }
             headers[.cacheControl] = "no-cache"
         }
+        if let stream = r.stream {
+            return Response(status: .init(code: r.status), headers: headers, body: stream)
+        }
         var body = ByteBuffer()
         if let json = r.body {
             headers[.contentType] = "application/json"
             body = ByteBuffer(bytes: JSONWriter.bytes(json))
+        } else if let (bytes, type) = r.raw {
+            headers[.contentType] = type
+            body = ByteBuffer(bytes: bytes)
         }
         return Response(status: .init(code: r.status), headers: headers, body: .init(byteBuffer: body))
     }

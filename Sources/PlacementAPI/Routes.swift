@@ -70,5 +70,12 @@ extension PlacementAPI {
             ("DELETE", versioned(6, deleteProviderTraits)),
         ]),
         Route("/usages", [("GET", versioned(9, totalUsages))]),
+        Route("/reshaper", [("POST", versioned(30, reshape))]),
+        // The ledger's own audit API (not Placement's).
+        Route("/ledger/events", [("GET", ledgerEvents)]),
+        Route("/ledger/consumers", [("GET", staleConsumers)]),
+        Route("/ledger/consumers/{uuid}/history", [("GET", consumerHistory)]),
+        Route("/ledger/resource_providers/{uuid}/history", [("GET", providerHistory)]),
+        Route("/ledger/resource_providers/{uuid}/usage.svg", [("GET", providerUsagePlot)]),
     ]
 }

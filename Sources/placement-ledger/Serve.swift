@@ -17,8 +17,9 @@ struct Serve: AsyncParsableCommand {
         let lock = try DataDirLock(dataDir)
         defer { lock.release() }
         let store = try LedgerStore(path: dataDir)
-        let writer = Writer(store: store)
-        let api = PlacementAPI(store: store, writer: writer)
+        let feed = CommitFeed(last: try store.lastSequence())
+        let writer = Writer(store: store, onCommit: { feed.publish($0) })
+        let api = PlacementAPI(store: store, writer: writer, feed: feed)
         var logger = Logger(label: "placement-ledger")
         logger.logLevel = .notice
         let app = Application(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import LedgerAudit
 import LedgerStore
 
 /// A progress bar on a terminal, plain lines otherwise.
@@ -29,26 +30,6 @@ struct Progress {
     }
 }
 
-/// Parses an RFC 3339 time into ledger microseconds.
-func parseTime(_ s: String) -> Micros? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let d = f.date(from: s) { return Micros((d.timeIntervalSince1970 * 1_000_000).rounded()) }
-    f.formatOptions = [.withInternetDateTime]
-    if let d = f.date(from: s) { return Micros((d.timeIntervalSince1970 * 1_000_000).rounded()) }
-    return nil
-}
-
-/// Formats ledger microseconds as RFC 3339 UTC with microseconds.
-func formatTime(_ t: Micros) -> String {
-    let secs = t / 1_000_000
-    let micros = t % 1_000_000
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    let base = f.string(from: Date(timeIntervalSince1970: Double(secs)))
-    return base.replacingOccurrences(of: "Z", with: String(format: ".%06dZ", micros))
-}
-
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a new data dir holding the log up to a point and the views folded from it.")
@@ -60,12 +41,12 @@ struct Replay: ParsableCommand {
 
     func validate() throws {
         if (toSequence == nil) == (toTime == nil) { throw ValidationError("give exactly one of --to-sequence and --to-time") }
-        if let toTime, parseTime(toTime) == nil { throw ValidationError("--to-time must be an RFC 3339 time, got \(toTime)") }
+        if let toTime, parseRFC3339(toTime) == nil { throw ValidationError("--to-time must be an RFC 3339 time, got \(toTime)") }
     }
 
     func run() throws {
         let source = try LedgerStore(path: dataDir, readOnly: true)
-        let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseTime(toTime!)!)
+        let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
         var progress = Progress("replay")
         let n = try LogFold.replay(from: source, into: into, target: target) { progress.update($0, $1) }
         print("replayed \(n) events into \(into)")
@@ -118,14 +99,16 @@ struct Events: ParsableCommand {
             case .table:
                 let subject = (ev.payload.consumers.map { "consumer " + $0 } + Set(ev.payload.providers).sorted().map { "provider " + $0 })
                     .joined(separator: ", ")
-                print(pad(String(ev.seq), 8) + pad(formatTime(ev.time), 29) + pad(ev.context.actor.user, 18)
+                print(pad(String(ev.seq), 8) + pad(formatRFC3339(ev.time), 29) + pad(ev.context.actor.user, 18)
                       + pad(ev.context.microversion, 6) + pad(ev.payload.type, 36) + subject)
             }
             return true
         }
     }
 
-    private func pad(_ s: String, _ n: Int) -> String {
-        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
-    }
+}
+
+/// Pads a table cell.
+func pad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
 }

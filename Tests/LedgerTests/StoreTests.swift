@@ -62,7 +62,7 @@ func randomCommand(_ rng: inout SeededRandom, generation: (String) -> Int64 = { 
                         .map { ($0, Int64.random(in: 1...3, using: &rng)) })
                 })
         }
-        return .setAllocations(AllocationRequest(consumers: Array(cs), isPost: n > 1))
+        return .setAllocations(AllocationRequest(consumers: Array(cs), origin: n > 1 ? .post : .put))
     }
 }
 

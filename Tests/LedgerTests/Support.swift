@@ -62,7 +62,7 @@ func alloc(_ consumer: String, _ allocations: [(String, [(String, Int64)])], gen
     .setAllocations(AllocationRequest(consumers: [
         AllocationRequest.Consumer(uuid: consumer, project: project, user: user, generation: generation, consumerType: type,
                                    allocations: allocations.map { (provider: $0.0, resources: $0.1) }),
-    ], isPost: post))
+    ], origin: post ? .post : .put))
 }
 
 /// The event schemas of schemas/events, read from the source tree.

@@ -18,8 +18,9 @@ final class TestServer: @unchecked Sendable {
 
     init(path: String = tempPath("api"), limits: RequestLimits = RequestLimits()) throws {
         store = try LedgerStore(path: path)
-        writer = Writer(store: store)
-        app = Application(responder: PlacementResponder(api: PlacementAPI(store: store, writer: writer), limits: limits))
+        let feed = CommitFeed(last: try store.lastSequence())
+        writer = Writer(store: store, onCommit: { feed.publish($0) })
+        app = Application(responder: PlacementResponder(api: PlacementAPI(store: store, writer: writer, feed: feed), limits: limits))
     }
 
     deinit { writer.stop() }

@@ -58,6 +58,17 @@ class Client:
             body['parent_provider_uuid'] = parent
         self.call('POST', '/resource_providers', body, version='1.14')
 
+    def aggregates(self, rp, *aggs):
+        # Microversion 1.1: the form that does not bump the generation, as Placement's fixtures set them.
+        self.call('PUT', '/resource_providers/%s/aggregates' % rp, list(aggs), version='1.1')
+
+    def traits(self, rp, *traits):
+        for t in traits:
+            if t.startswith('CUSTOM_'):
+                self.call('PUT', '/traits/' + t, version='1.6')
+        gen = self.call('GET', '/resource_providers/' + rp)['generation']
+        self.call('PUT', '/resource_providers/%s/traits' % rp, {'traits': list(traits), 'resource_provider_generation': gen})
+
     def inventory(self, rp, rc, total, **kw):
         # As Placement's test helpers do: max_unit defaults to total, custom classes made first.
         if rc.startswith('CUSTOM_'):
@@ -101,7 +112,39 @@ def allocation_fixture(client, env):
     env['ALT_RP_NAME'] = new_uuid()
 
 
-FIXTURES = {'APIFixture': api_fixture, 'AllocationFixture': allocation_fixture}
+def granular_fixture(client, env):
+    """Three compute nodes and three sharing providers in aggregates A, B, C."""
+    api_fixture(client, env)
+    client.call('POST', '/resource_classes', {'name': 'CUSTOM_NET_MBPS'}, version='1.2')
+    for agg in ('AGGA', 'AGGB', 'AGGC'):
+        env[agg] = new_uuid()
+
+    def provider(name, key, aggs, inventories, traits):
+        rp = new_uuid()
+        env[key] = rp
+        client.provider(name, rp)
+        client.aggregates(rp, *[env[a] for a in aggs])
+        for rc, total, kw in inventories:
+            client.inventory(rp, rc, total, **kw)
+        client.traits(rp, *traits)
+
+    provider('cn_left', 'CN_LEFT', ['AGGA'],
+             [('VCPU', 8, {}), ('MEMORY_MB', 4096, {}), ('DISK_GB', 500, {}), ('VGPU', 8, {}),
+              ('SRIOV_NET_VF', 8, {}), ('CUSTOM_NET_MBPS', 4000, {})],
+             ['HW_CPU_X86_AVX', 'HW_CPU_X86_AVX2', 'HW_GPU_API_DXVA', 'HW_NIC_DCB_PFC', 'CUSTOM_FOO'])
+    provider('cn_middle', 'CN_MIDDLE', ['AGGA', 'AGGB'],
+             [('VCPU', 8, {}), ('MEMORY_MB', 4096, {}), ('SRIOV_NET_VF', 8, {}), ('CUSTOM_NET_MBPS', 4000, {})],
+             ['HW_CPU_X86_AVX', 'HW_CPU_X86_AVX2', 'HW_CPU_X86_SSE', 'HW_NIC_ACCEL_TLS'])
+    provider('cn_right', 'CN_RIGHT', ['AGGB', 'AGGC'],
+             [('VCPU', 8, {}), ('MEMORY_MB', 4096, {}), ('DISK_GB', 500, {}), ('VGPU', 8, {'max_unit': 2})],
+             ['HW_CPU_X86_MMX', 'HW_GPU_API_DXVA', 'CUSTOM_DISK_SSD'])
+    provider('shr_disk_1', 'SHR_DISK_1', ['AGGA'], [('DISK_GB', 1000, {})], ['MISC_SHARES_VIA_AGGREGATE', 'CUSTOM_DISK_SSD'])
+    provider('shr_disk_2', 'SHR_DISK_2', ['AGGA', 'AGGB'], [('DISK_GB', 1000, {})], ['MISC_SHARES_VIA_AGGREGATE'])
+    provider('shr_net', 'SHR_NET', ['AGGC'], [('SRIOV_NET_VF', 16, {}), ('CUSTOM_NET_MBPS', 40000, {})],
+             ['MISC_SHARES_VIA_AGGREGATE'])
+
+
+FIXTURES = {'APIFixture': api_fixture, 'AllocationFixture': allocation_fixture, 'GranularFixture': granular_fixture}
 
 
 def free_port(start):
@@ -226,7 +269,9 @@ def main():
             print('    ' + problem.replace('\n', '\n    '), flush=True)
         if problems:
             bad_files += 1
-    print('%d passed, %d failed, %d skipped' % (passed, failed + bad_files * 0, xfailed))
+    if xfailed:
+        print('%d known failures (tools/conformance/known-failures.txt) are counted as skipped' % xfailed)
+    print('%d passed, %d failed, %d skipped' % (passed, failed, xfailed))
     return 1 if (failed or bad_files) else 0
 
 

@@ -2328,6 +2328,479 @@ public enum EmbeddedSchemas {
   "additionalProperties": false
 }
 """#,
+        "requests/reshaper-1.30.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "POST /reshaper, microversion 1.30 to 1.33",
+  "type": "object",
+  "properties": {
+    "inventories": {
+      "type": "object",
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "resource_provider_generation": {
+              "type": "integer"
+            },
+            "inventories": {
+              "type": "object",
+              "patternProperties": {
+                "^[A-Z0-9_]+$": {
+                  "type": "object",
+                  "properties": {
+                    "resource_provider_generation": {
+                      "type": "integer"
+                    },
+                    "total": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "reserved": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 0
+                    },
+                    "min_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "max_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "step_size": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "allocation_ratio": {
+                      "type": "number",
+                      "maximum": 3.40282e+38
+                    }
+                  },
+                  "required": [
+                    "total"
+                  ],
+                  "additionalProperties": false
+                }
+              }
+            }
+          },
+          "required": [
+            "resource_provider_generation",
+            "inventories"
+          ],
+          "additionalProperties": false
+        }
+      },
+      "minProperties": 1,
+      "additionalProperties": false
+    },
+    "allocations": {
+      "type": "object",
+      "minProperties": 0,
+      "additionalProperties": false,
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "allocations": {
+              "type": "object",
+              "minProperties": 0,
+              "patternProperties": {
+                "^[0-9a-fA-F-]{36}$": {
+                  "type": "object",
+                  "properties": {
+                    "generation": {
+                      "type": "integer"
+                    },
+                    "resources": {
+                      "type": "object",
+                      "minProperties": 1,
+                      "patternProperties": {
+                        "^[A-Z0-9_]+$": {
+                          "type": "integer",
+                          "minimum": 1
+                        }
+                      },
+                      "additionalProperties": false
+                    }
+                  },
+                  "required": [
+                    "resources"
+                  ],
+                  "additionalProperties": false
+                }
+              },
+              "additionalProperties": false
+            },
+            "project_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "user_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "consumer_generation": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "additionalProperties": false
+            }
+          },
+          "additionalProperties": false,
+          "required": [
+            "allocations",
+            "project_id",
+            "user_id",
+            "consumer_generation"
+          ]
+        }
+      }
+    }
+  },
+  "required": [
+    "inventories",
+    "allocations"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/reshaper-1.34.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "POST /reshaper, microversion 1.34 to 1.37",
+  "type": "object",
+  "properties": {
+    "inventories": {
+      "type": "object",
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "resource_provider_generation": {
+              "type": "integer"
+            },
+            "inventories": {
+              "type": "object",
+              "patternProperties": {
+                "^[A-Z0-9_]+$": {
+                  "type": "object",
+                  "properties": {
+                    "resource_provider_generation": {
+                      "type": "integer"
+                    },
+                    "total": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "reserved": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 0
+                    },
+                    "min_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "max_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "step_size": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "allocation_ratio": {
+                      "type": "number",
+                      "maximum": 3.40282e+38
+                    }
+                  },
+                  "required": [
+                    "total"
+                  ],
+                  "additionalProperties": false
+                }
+              }
+            }
+          },
+          "required": [
+            "resource_provider_generation",
+            "inventories"
+          ],
+          "additionalProperties": false
+        }
+      },
+      "minProperties": 1,
+      "additionalProperties": false
+    },
+    "allocations": {
+      "type": "object",
+      "minProperties": 0,
+      "additionalProperties": false,
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "allocations": {
+              "type": "object",
+              "minProperties": 0,
+              "patternProperties": {
+                "^[0-9a-fA-F-]{36}$": {
+                  "type": "object",
+                  "properties": {
+                    "generation": {
+                      "type": "integer"
+                    },
+                    "resources": {
+                      "type": "object",
+                      "minProperties": 1,
+                      "patternProperties": {
+                        "^[A-Z0-9_]+$": {
+                          "type": "integer",
+                          "minimum": 1
+                        }
+                      },
+                      "additionalProperties": false
+                    }
+                  },
+                  "required": [
+                    "resources"
+                  ],
+                  "additionalProperties": false
+                }
+              },
+              "additionalProperties": false
+            },
+            "project_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "user_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "consumer_generation": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "additionalProperties": false
+            },
+            "mappings": {
+              "type": "object",
+              "minProperties": 1,
+              "patternProperties": {
+                "[a-zA-Z0-9_-]{1,64}": {
+                  "type": "array",
+                  "minItems": 1,
+                  "items": {
+                    "type": "string",
+                    "format": "uuid"
+                  }
+                }
+              }
+            }
+          },
+          "additionalProperties": false,
+          "required": [
+            "allocations",
+            "project_id",
+            "user_id",
+            "consumer_generation"
+          ]
+        }
+      }
+    }
+  },
+  "required": [
+    "inventories",
+    "allocations"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/reshaper-1.38.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "POST /reshaper, microversion 1.38 and later",
+  "type": "object",
+  "properties": {
+    "inventories": {
+      "type": "object",
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "resource_provider_generation": {
+              "type": "integer"
+            },
+            "inventories": {
+              "type": "object",
+              "patternProperties": {
+                "^[A-Z0-9_]+$": {
+                  "type": "object",
+                  "properties": {
+                    "resource_provider_generation": {
+                      "type": "integer"
+                    },
+                    "total": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "reserved": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 0
+                    },
+                    "min_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "max_unit": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "step_size": {
+                      "type": "integer",
+                      "maximum": 2147483647,
+                      "minimum": 1
+                    },
+                    "allocation_ratio": {
+                      "type": "number",
+                      "maximum": 3.40282e+38
+                    }
+                  },
+                  "required": [
+                    "total"
+                  ],
+                  "additionalProperties": false
+                }
+              }
+            }
+          },
+          "required": [
+            "resource_provider_generation",
+            "inventories"
+          ],
+          "additionalProperties": false
+        }
+      },
+      "minProperties": 1,
+      "additionalProperties": false
+    },
+    "allocations": {
+      "type": "object",
+      "minProperties": 0,
+      "additionalProperties": false,
+      "patternProperties": {
+        "^[0-9a-fA-F-]{36}$": {
+          "type": "object",
+          "properties": {
+            "allocations": {
+              "type": "object",
+              "minProperties": 0,
+              "patternProperties": {
+                "^[0-9a-fA-F-]{36}$": {
+                  "type": "object",
+                  "properties": {
+                    "generation": {
+                      "type": "integer"
+                    },
+                    "resources": {
+                      "type": "object",
+                      "minProperties": 1,
+                      "patternProperties": {
+                        "^[A-Z0-9_]+$": {
+                          "type": "integer",
+                          "minimum": 1
+                        }
+                      },
+                      "additionalProperties": false
+                    }
+                  },
+                  "required": [
+                    "resources"
+                  ],
+                  "additionalProperties": false
+                }
+              },
+              "additionalProperties": false
+            },
+            "project_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "user_id": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 255
+            },
+            "consumer_generation": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "additionalProperties": false
+            },
+            "mappings": {
+              "type": "object",
+              "minProperties": 1,
+              "patternProperties": {
+                "[a-zA-Z0-9_-]{1,64}": {
+                  "type": "array",
+                  "minItems": 1,
+                  "items": {
+                    "type": "string",
+                    "format": "uuid"
+                  }
+                }
+              }
+            },
+            "consumer_type": {
+              "type": "string",
+              "pattern": "^[A-Z0-9_]+$",
+              "minLength": 1,
+              "maxLength": 255
+            }
+          },
+          "additionalProperties": false,
+          "required": [
+            "allocations",
+            "project_id",
+            "user_id",
+            "consumer_generation",
+            "consumer_type"
+          ]
+        }
+      }
+    }
+  },
+  "required": [
+    "inventories",
+    "allocations"
+  ],
+  "additionalProperties": false
+}
+"""#,
         "requests/resource-class-post.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

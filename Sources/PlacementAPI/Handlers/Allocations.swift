@@ -26,7 +26,7 @@ extension PlacementAPI {
     static let consumerAllocations: Handler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:allocations:list")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let c = try views.consumer(req.param("consumer_uuid"))
             return .json(try consumerAllocationsJSON(c, views, req), sequence: seq, lastModified: c?.updated ?? nowMicros())
         }
@@ -36,7 +36,7 @@ extension PlacementAPI {
         try req.checkAccept()
         try req.authorize("placement:resource_providers:allocations:list")
         let uuid = req.param("uuid")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, uuid) { "Resource provider '\(uuid)' not found: " + $0 }
             var allocs = JSONObject()
             var lm: Micros?
@@ -96,7 +96,7 @@ extension PlacementAPI {
             req.version.atLeast(8) ? "allocation-put-1.8" : "allocation-put-1.0"
         let body = try req.json(api.schemas[schema])
         let consumer = allocationConsumer(raw.canonicalUUID, body, req)
-        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: [consumer], isPost: false)), req)
+        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: [consumer], origin: .put)), req)
         return .empty(204, sequence: seq)
     }
 
@@ -108,7 +108,7 @@ extension PlacementAPI {
             req.version.atLeast(28) ? "allocations-post-1.28" : "allocations-post-1.13"
         let body = try req.json(api.schemas[schema])
         let consumers = body.objectValue!.pairs.map { allocationConsumer($0.key, $0.value, req) }
-        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: consumers, isPost: true)), req)
+        let seq = try await api.write(.setAllocations(AllocationRequest(consumers: consumers, origin: .post)), req)
         return .empty(204, sequence: seq)
     }
 

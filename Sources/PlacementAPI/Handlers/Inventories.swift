@@ -46,7 +46,7 @@ extension PlacementAPI {
     static let listInventories: Handler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:inventories:list")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, req.param("uuid")) { "No resource provider with uuid \(req.param("uuid")) found : " + $0 }
             return .json(inventoriesJSON(p), sequence: seq, lastModified: p.inventories.values.map(\.updated).max())
         }
@@ -56,7 +56,7 @@ extension PlacementAPI {
         try req.checkAccept()
         try req.authorize("placement:resource_providers:inventories:show")
         let rc = req.param("resource_class")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, req.param("uuid")) { "No resource provider with uuid \(req.param("uuid")) found : " + $0 }
             guard let inv = p.inventories[rc] else {
                 throw PlacementError.notFound("No inventory of class \(rc) for \(p.uuid)")

@@ -9,7 +9,7 @@ extension PlacementAPI {
     static let listResourceClasses: Handler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_classes:list")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let custom = try views.customResourceClasses()
             let names = StandardResourceClasses.all + custom.map(\.name)
             let lm = custom.map { $0.updated ?? $0.created }.max() ?? nowMicros()
@@ -21,7 +21,7 @@ extension PlacementAPI {
         try req.checkAccept()
         try req.authorize("placement:resource_classes:show")
         let name = req.param("name")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             if StandardResourceClasses.set.contains(name) {
                 return .json(resourceClassJSON(name), sequence: seq, lastModified: nowMicros())
             }

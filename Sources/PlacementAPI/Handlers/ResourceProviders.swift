@@ -34,7 +34,7 @@ extension PlacementAPI {
     static let showProvider: Handler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:show")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, req.param("uuid"))
             return .json(providerJSON(p, req), sequence: seq, lastModified: p.updated)
         }
@@ -50,7 +50,7 @@ extension PlacementAPI {
             req.version.atLeast(3) ? "query-resource-providers-1.3" : "query-resource-providers-1.0"
         try req.validateQuery(api.schemas[schema])
         let filter = try ProviderFilter(req)
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let found = try filter.apply(views)
             let lm = found.map(\.updated).max() ?? nowMicros()
             return .json(["resource_providers": .array(found.map { providerJSON($0, req) })], sequence: seq, lastModified: lm)

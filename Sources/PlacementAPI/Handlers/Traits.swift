@@ -23,7 +23,7 @@ extension PlacementAPI {
             }
             associated = a.lowercased() == "true"
         }
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let custom = try views.customTraits()
             var names = StandardTraits.all + custom.map(\.name)
             if let prefix { names = names.filter { $0.hasPrefix(prefix) } }
@@ -37,7 +37,7 @@ extension PlacementAPI {
     static let showTrait: Handler = { api, req in
         try req.authorize("placement:traits:show")
         let name = req.param("name")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             guard try views.traitExists(name) else { throw PlacementError.notFound("No such trait(s): \(name).") }
             var r = PlacementResponse.empty(204, sequence: seq)
             r.cacheHeaders = true
@@ -74,7 +74,7 @@ extension PlacementAPI {
         try req.checkAccept()
         try req.authorize("placement:resource_providers:traits:list")
         let uuid = req.param("uuid")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, uuid) { "No resource provider with uuid \(uuid) found: " + $0 }
             return .json(providerTraitsJSON(p), sequence: seq, lastModified: nowMicros())
         }
@@ -109,7 +109,7 @@ extension PlacementAPI {
     static let listAggregates: Handler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:aggregates:list")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, req.param("uuid"))
             return .json(aggregatesJSON(p.aggregates, p, req), sequence: seq, lastModified: nowMicros())
         }

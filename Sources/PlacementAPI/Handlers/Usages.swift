@@ -6,7 +6,7 @@ extension PlacementAPI {
         try req.checkAccept()
         try req.authorize("placement:resource_providers:usages")
         let uuid = req.param("uuid")
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let p = try provider(views, uuid) { "No resource provider with uuid \(uuid) found: " + $0 }
             var usages = JSONObject()
             for rc in p.inventories.keys.sorted() { usages[rc] = .int(p.usages[rc] ?? 0) }
@@ -25,7 +25,7 @@ extension PlacementAPI {
         let project = req.queryValue("project_id")!
         let user = req.queryValue("user_id")
         let typeFilter = byType ? req.queryValue("consumer_type") : nil
-        return try api.read { views, seq in
+        return try api.read(req) { views, seq in
             let records = try views.usages(project: project, user: user)
             var out = JSONObject()
             if !byType {
