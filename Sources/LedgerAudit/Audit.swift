@@ -180,14 +180,24 @@ public func formatRFC3339(_ t: Micros) -> String {
     return f.string(from: Date(timeIntervalSince1970: Double(secs))).replacingOccurrences(of: "Z", with: String(format: ".%06dZ", micros))
 }
 
-/// Parses an RFC 3339 time (fractional seconds optional) to ledger microseconds.
+/// Parses an RFC 3339 time to ledger microseconds, keeping every digit of
+/// the fraction up to microseconds (Foundation's parser stops at milliseconds,
+/// which would name an earlier event).
 public func parseRFC3339(_ s: String) -> Micros? {
-    let f = ISO8601DateFormatter()
-    for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
-        f.formatOptions = options
-        if let d = f.date(from: s) { return Micros((d.timeIntervalSince1970 * 1_000_000).rounded()) }
+    var text = s
+    var micros: Int64 = 0
+    if let dot = text.firstIndex(of: ".") {
+        let fractionEnd = text[dot...].dropFirst().firstIndex { !$0.isNumber } ?? text.endIndex
+        let digits = text[text.index(after: dot)..<fractionEnd]
+        guard !digits.isEmpty else { return nil }
+        let six = String(digits.prefix(6)).padding(toLength: 6, withPad: "0", startingAt: 0)
+        micros = Int64(six) ?? 0
+        text.removeSubrange(dot..<fractionEnd)
     }
-    return nil
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    guard let d = f.date(from: text) else { return nil }
+    return Micros(d.timeIntervalSince1970.rounded()) * 1_000_000 + micros
 }
 
 extension Audit {
