@@ -117,6 +117,54 @@ public final class LedgerStore: @unchecked Sendable {
         }
     }
 
+    /// Decides one command against the views in `txn` and, if accepted,
+    /// appends and folds its events in a nested transaction (so a fold that
+    /// throws, a bug, undoes only this command). `then` sees the views right
+    /// after, with the last new sequence (nil when nothing changed). Returns
+    /// the last sequence of the log afterwards, or the rejection.
+    func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, in txn: Transaction,
+                         then: (Views, UInt64?) throws -> Void = { _, _ in }) throws -> Result<UInt64, Rejection> {
+        switch try decide(command, views: Views(LMDBViewStore(txn: txn, dbs: dbs))) {
+        case .failure(let rejection):
+            return .failure(rejection)
+        case .success(let payloads):
+            do {
+                return .success(try txn.nested { child in
+                    var s = seq
+                    for payload in payloads {
+                        s += 1
+                        try append(Event(seq: s, time: time, context: context, payload: payload), in: child)
+                    }
+                    try then(Views(LMDBViewStore(txn: child, dbs: dbs)), payloads.isEmpty ? nil : s)
+                    return s
+                })
+            } catch let e as LMDBError where e.isMapFull {
+                throw e
+            } catch {
+                return .failure(Rejection(500, "internal error applying the change: \(error)"))
+            }
+        }
+    }
+
+    /// Decides and appends commands in one durable transaction, without the
+    /// writer thread (bulk tools: `generate`). Returns the events written and
+    /// the number of commands refused.
+    public func commitSynchronously(_ commands: [Command], context: EventContext,
+                                    clock: () -> Micros) throws -> (events: UInt64, refused: Int) {
+        try env.write { txn in
+            let start = try lastSequence(txn)
+            var seq = start
+            var refused = 0
+            for c in commands {
+                switch try decideAndAppend(c, context: context, time: clock(), after: seq, in: txn) {
+                case .success(let s): seq = s
+                case .failure: refused += 1
+                }
+            }
+            return (seq - start, refused)
+        }
+    }
+
     /// The one way an event enters a data dir: the log record, the time and
     /// entity indexes, then the fold into the views (recording the undo log).
     func append(_ event: Event, in txn: Transaction) throws {

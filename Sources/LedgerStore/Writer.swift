@@ -133,33 +133,16 @@ public final class Writer: @unchecked Sendable {
 
     /// Decides and applies every command of the batch in one transaction.
     private func run(_ batch: [Item], in txn: Transaction) throws -> (UInt64, Bool) {
-        let views = Views(LMDBViewStore(txn: txn, dbs: store.dbs))
         var seq = try store.lastSequence(txn)
         var wrote = false
         let now = clock()
         for item in batch {
-            switch try decide(item.command, views: views) {
+            switch try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, in: txn, then: item.run) {
             case .failure(let rejection):
                 item.reject(rejection)
-            case .success(let payloads):
-                // A nested transaction: should folding throw (a bug), only this command is undone.
-                do {
-                    let newSeq: UInt64 = try txn.nested { child in
-                        var s = seq
-                        for payload in payloads {
-                            s += 1
-                            try store.append(Event(seq: s, time: now, context: item.context, payload: payload), in: child)
-                        }
-                        try item.run(Views(LMDBViewStore(txn: child, dbs: store.dbs)), payloads.isEmpty ? nil : s)
-                        return s
-                    }
-                    if newSeq != seq { wrote = true }
-                    seq = newSeq
-                } catch let e as LMDBError where e.isMapFull {
-                    throw e
-                } catch {
-                    item.reject(Rejection(500, "internal error applying the change: \(error)"))
-                }
+            case .success(let newSeq):
+                if newSeq != seq { wrote = true }
+                seq = newSeq
             }
         }
         return (seq, wrote)

@@ -5,7 +5,10 @@ extension PlacementAPI {
     /// POST /reshaper (1.30): move inventories and allocations among providers atomically.
     static let reshape: Handler = { api, req in
         try req.requireJSON()
-        try req.authorize("placement:reshaper:reshape")
+        // Placement's default: the service role only (nova's report client reshapes).
+        guard req.identity.roles.contains("service") else {
+            throw PlacementError(403, "Policy does not allow placement:reshaper:reshape to be performed.")
+        }
         let schema = req.version.atLeast(38) ? "reshaper-1.38" : req.version.atLeast(34) ? "reshaper-1.34" : "reshaper-1.30"
         let body = try req.json(api.schemas[schema])
         let inventories = body["inventories"]!.objectValue!.pairs.map { entry in
