@@ -20,7 +20,7 @@ let package = Package(
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "PlacementJSON"),
-        .target(name: "Ledger"),
+        .target(name: "Ledger", dependencies: ["PlacementJSON"]),
         .target(name: "LedgerStore", dependencies: ["LMDB", "Ledger"]),
         .target(name: "LedgerAudit", dependencies: ["Ledger", "LedgerStore", "PlacementJSON"]),
         .target(

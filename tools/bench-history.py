@@ -22,16 +22,9 @@ import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get('PLACEMENT_LEDGER_BIN', os.path.join(ROOT, '.build', 'release', 'placement-ledger'))
+from ledger_tools import binary, serve as start_server
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+BIN = binary('release')
 
 
 def rss_kb(pid):
@@ -58,22 +51,6 @@ def timed(conn, path, headers):
     return dt, body
 
 
-def serve(datadir):
-    port = free_port()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([BIN, 'serve', '--port', str(port), '--data-dir', datadir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=1).read()
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError('server exited')
-            time.sleep(0.01)
-    return proc, port, time.perf_counter() - t0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--events', type=int, default=1_000_000)
@@ -94,7 +71,7 @@ def main():
         figures['generate_s'] = round(time.perf_counter() - t, 1)
     figures['data_mb'] = round(sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data)) / 1e6, 1)
 
-    proc, port, start_s = serve(data)
+    proc, port, start_s = start_server(BIN, data)
     figures['start_s'] = round(start_s, 3)
     figures['rss_after_start_mb'] = round(rss_kb(proc.pid) / 1024, 1)
     try:

@@ -27,16 +27,9 @@ import urllib.error
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get('PLACEMENT_LEDGER_BIN', os.path.join(ROOT, '.build', 'debug', 'placement-ledger'))
+from ledger_tools import binary, serve
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+BIN = binary()
 
 
 def call(port, method, path, body=None, version='1.39', timeout=10):
@@ -55,19 +48,8 @@ def call(port, method, path, body=None, version='1.39', timeout=10):
 
 
 def start(datadir):
-    port = free_port()
-    proc = subprocess.Popen([BIN, 'serve', '--port', str(port), '--data-dir', datadir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=1).read()
-            return proc, port
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError('server exited with %s' % proc.returncode)
-            time.sleep(0.05)
-    raise RuntimeError('server did not start')
+    proc, port, _ = serve(BIN, datadir)
+    return proc, port
 
 
 class Acked:

@@ -20,17 +20,10 @@ import time
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get('PLACEMENT_LEDGER_BIN', os.path.join(ROOT, '.build', 'debug', 'placement-ledger'))
+from ledger_tools import binary, serve
+
+BIN = binary()
 H = {'x-auth-token': 'admin', 'openstack-api-version': 'placement 1.39', 'content-type': 'application/json'}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def call(port, method, path, body=None):
@@ -80,16 +73,8 @@ def main():
     ap.add_argument('--seed', type=int, default=int(time.time()))
     args = ap.parse_args()
     datadir = tempfile.mkdtemp(prefix='ledger-feed-') + '/data'
-    port = free_port()
-    proc = subprocess.Popen([BIN, 'serve', '--port', str(port), '--data-dir', datadir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port, _ = serve(BIN, datadir)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=1).read()
-                break
-            except Exception:
-                time.sleep(0.05)
         rp = str(uuid.uuid4())
         call(port, 'POST', '/resource_providers', {'name': 'feed', 'uuid': rp})
         call(port, 'PUT', '/resource_providers/%s/inventories' % rp,

@@ -1,4 +1,5 @@
 import Foundation
+import PlacementJSON
 
 /// The tables the projection keeps. The same names serve the LMDB store and
 /// the in-memory fold, so `verify` can compare them record by record.
@@ -42,10 +43,14 @@ public struct Views {
     public init(_ store: any ViewStore) { self.store = store }
 
     func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(bytes))
+        if let stored = T.self as? any StoredRecord.Type {
+            return try stored.init(json: try JSONParser.parse(bytes)) as! T
+        }
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
     func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        Array(try recordEncoder.encode(value))
+        if let stored = value as? any StoredRecord { return JSONWriter.bytes(stored.json) }
+        return Array(try recordEncoder.encode(value))
     }
 
     public func provider(_ uuid: String) throws -> ProviderRecord? {

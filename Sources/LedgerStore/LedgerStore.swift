@@ -118,31 +118,31 @@ public final class LedgerStore: @unchecked Sendable {
     }
 
     /// Decides one command against the views in `txn` and, if accepted,
-    /// appends and folds its events in a nested transaction (so a fold that
-    /// throws, a bug, undoes only this command). `then` sees the views right
-    /// after, with the last new sequence (nil when nothing changed). Returns
-    /// the last sequence of the log afterwards, or the rejection.
+    /// appends and folds its events. `then` sees the views right after, with
+    /// the last new sequence (nil when nothing changed). Returns the last
+    /// sequence of the log afterwards, or the rejection. A fold that throws
+    /// (a bug: `decide` accepted what `apply` cannot do) throws `FoldFailure`,
+    /// and the caller must abort the transaction.
     func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, in txn: Transaction,
                          then: (Views, UInt64?) throws -> Void = { _, _ in }) throws -> Result<UInt64, Rejection> {
-        switch try decide(command, views: Views(LMDBViewStore(txn: txn, dbs: dbs))) {
+        let views = Views(LMDBViewStore(txn: txn, dbs: dbs))
+        switch try decide(command, views: views) {
         case .failure(let rejection):
             return .failure(rejection)
         case .success(let payloads):
+            var s = seq
             do {
-                return .success(try txn.nested { child in
-                    var s = seq
-                    for payload in payloads {
-                        s += 1
-                        try append(Event(seq: s, time: time, context: context, payload: payload), in: child)
-                    }
-                    try then(Views(LMDBViewStore(txn: child, dbs: dbs)), payloads.isEmpty ? nil : s)
-                    return s
-                })
-            } catch let e as LMDBError where e.isMapFull {
+                for payload in payloads {
+                    s += 1
+                    try append(Event(seq: s, time: time, context: context, payload: payload), in: txn)
+                }
+            } catch let e as LMDBError {
                 throw e
             } catch {
-                return .failure(Rejection(500, "internal error applying the change: \(error)"))
+                throw FoldFailure(underlying: error)
             }
+            try then(views, payloads.isEmpty ? nil : s)
+            return .success(s)
         }
     }
 
@@ -232,6 +232,14 @@ public final class LedgerStore: @unchecked Sendable {
             return out
         }
     }
+}
+
+/// Folding an accepted command's events failed: the transaction holding it
+/// must be aborted (nested transactions would contain it, but cost a copy of
+/// every dirty page per command).
+public struct FoldFailure: Error, CustomStringConvertible {
+    public let underlying: any Error
+    public var description: String { "folding the events failed: \(underlying)" }
 }
 
 /// One entry of the event index.

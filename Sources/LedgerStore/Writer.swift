@@ -111,15 +111,25 @@ public final class Writer: @unchecked Sendable {
     }
 
     private func commit(_ batch: [Item]) {
+        var batch = batch
         var failure: String?
         var last: UInt64 = 0
         var wrote = false
-        for attempt in 0..<3 {
+        var attempts = 0
+        while attempts < 3 + batch.count {
+            attempts += 1
             do {
                 (last, wrote) = try store.env.write { txn in try self.run(batch, in: txn) }
                 failure = nil
                 break
-            } catch let e as LMDBError where e.isMapFull && attempt < 2 {
+            } catch let e as BatchItemFailed {
+                // A bug in a fold: refuse that command alone and commit the others without it.
+                batch[e.index].reject(Rejection(500, "internal error applying the change: \(e.failure)"))
+                batch[e.index].finish(false, "\(e.failure)")
+                batch.remove(at: e.index)
+                failure = nil
+                if batch.isEmpty { return }
+            } catch let e as LMDBError where e.isMapFull {
                 try? store.env.growIfNeeded(reserve: store.env.mapSize)
                 failure = e.description
             } catch {
@@ -136,8 +146,14 @@ public final class Writer: @unchecked Sendable {
         var seq = try store.lastSequence(txn)
         var wrote = false
         let now = clock()
-        for item in batch {
-            switch try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, in: txn, then: item.run) {
+        for (index, item) in batch.enumerated() {
+            let outcome: Result<UInt64, Rejection>
+            do {
+                outcome = try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, in: txn, then: item.run)
+            } catch let f as FoldFailure {
+                throw BatchItemFailed(index: index, failure: f)
+            }
+            switch outcome {
             case .failure(let rejection):
                 item.reject(rejection)
             case .success(let newSeq):
@@ -147,6 +163,11 @@ public final class Writer: @unchecked Sendable {
         }
         return (seq, wrote)
     }
+}
+
+private struct BatchItemFailed: Error {
+    let index: Int
+    let failure: FoldFailure
 }
 
 private final class OutcomeBox<T: Sendable>: @unchecked Sendable {
