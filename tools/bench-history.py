@@ -83,6 +83,8 @@ def main():
         conn.request('GET', '/resource_providers/00000000-0000-4000-8000-000000000000/usages', headers=h)
         r = conn.getresponse(); r.read(); last = int(r.getheader('X-Ledger-Sequence'))
         rng = random.Random(1)
+        # Points after the setup events (2 per provider), where every provider exists.
+        first = 2 * args.providers + 1
         rps = ['00000000-0000-4000-8000-%012d' % i for i in range(args.providers)]
         consumers = ['c0000000-0000-4000-8000-%012d' % i for i in range(1, args.consumers)]
         results = {}
@@ -92,13 +94,13 @@ def main():
             for _ in range(args.requests):
                 hh = dict(h)
                 if asof:
-                    hh['X-Ledger-As-Of'] = str(rng.randint(1, last))
+                    hh['X-Ledger-As-Of'] = str(rng.randint(first, last))
                 dt, _ = timed(conn, '/resource_providers/%s/usages' % rng.choice(rps), hh)
                 lat.append(dt)
             results[name] = lat
         lat = []
         for _ in range(args.requests):
-            hh = dict(h, **{'X-Ledger-As-Of': str(rng.randint(1, last))})
+            hh = dict(h, **{'X-Ledger-As-Of': str(rng.randint(first, last))})
             dt, _ = timed(conn, '/allocations/%s' % rng.choice(consumers), hh)
             lat.append(dt)
         results['get_allocations_as_of'] = lat

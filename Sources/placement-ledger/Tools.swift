@@ -9,12 +9,15 @@ struct Progress {
     let label: String
     let isTTY = isatty(STDERR_FILENO) != 0
     private var lastLine = Date.distantPast
+    private var printedFinal = false
 
     init(_ label: String) { self.label = label }
 
     mutating func update(_ done: UInt64, _ total: UInt64) {
         let now = Date()
         let finished = done >= total
+        if printedFinal { return }
+        if finished { printedFinal = true }
         if !finished && now.timeIntervalSince(lastLine) < (isTTY ? 0.1 : 2) { return }
         lastLine = now
         let pct = total == 0 ? 100 : Int(Double(done) / Double(total) * 100)
