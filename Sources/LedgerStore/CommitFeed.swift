@@ -6,6 +6,7 @@ public final class CommitFeed: @unchecked Sendable {
     private let lock = NSLock()
     private var last: UInt64
     private var waiters: [UUID: (after: UInt64, cont: CheckedContinuation<UInt64, Never>)] = [:]
+    private var closed = false
 
     public init(last: UInt64 = 0) { self.last = last }
 
@@ -20,6 +21,24 @@ public final class CommitFeed: @unchecked Sendable {
         for w in ready.values { w.cont.resume(returning: now) }
     }
 
+    /// The server is stopping: wake every waiter now and from now on, so
+    /// streaming responses end and shutdown does not wait for them.
+    public func close() {
+        lock.lock()
+        closed = true
+        let all = waiters.values
+        waiters.removeAll()
+        let now = last
+        lock.unlock()
+        for w in all { w.cont.resume(returning: now) }
+    }
+
+    /// Whether `close` was called.
+    public var isClosed: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return closed
+    }
+
     /// Returns once the log holds an event after `sequence` (at once if it
     /// already does) with the newest sequence number, or after `timeout`
     /// seconds with whatever is newest then, so a streaming response can send
@@ -28,7 +47,7 @@ public final class CommitFeed: @unchecked Sendable {
         let id = UUID()
         return await withCheckedContinuation { (cont: CheckedContinuation<UInt64, Never>) in
             lock.lock()
-            if last > sequence {
+            if last > sequence || closed {
                 let now = last
                 lock.unlock()
                 cont.resume(returning: now)

@@ -6,6 +6,7 @@ import LedgerAudit
 import LedgerStore
 import NIOCore
 import PlacementJSON
+import ServiceLifecycle
 
 /// The audit API under /ledger/: same auth as Placement's admin reads.
 extension PlacementAPI {
@@ -82,24 +83,32 @@ extension PlacementAPI {
         let feed = api.feed
         let start = f
         let body = ResponseBody { writer in
-            var cursor = start.after
-            var seen = try api.store.lastSequence()
-            while true {
-                var page = start
-                page.after = cursor
-                let (events, last, more) = try audit.events(page)
-                for e in events {
-                    let seq = e["seq"]?.intValue ?? 0
-                    try await writer.write(ByteBuffer(string: "id: \(seq)\nevent: ledger-event\ndata: \(JSONWriter.string(e))\n\n"))
+            // A feed never ends by itself: on graceful shutdown (SIGTERM) the
+            // feed is closed, the loop stops and the response is finished, so
+            // stopping the server does not wait for followers.
+            try await withGracefulShutdownHandler {
+                var cursor = start.after
+                var seen = try api.store.lastSequence()
+                while !feed.isClosed {
+                    var page = start
+                    page.after = cursor
+                    let (events, last, more) = try audit.events(page)
+                    for e in events {
+                        let seq = e["seq"]?.intValue ?? 0
+                        try await writer.write(ByteBuffer(string: "id: \(seq)\nevent: ledger-event\ndata: \(JSONWriter.string(e))\n\n"))
+                    }
+                    // Every matching event up to the page's end was sent; the
+                    // ones filtered out need not be looked at again.
+                    if more { cursor = last ?? cursor; continue }
+                    cursor = max(last ?? cursor, seen, cursor)
+                    let next = await feed.wait(after: seen, timeout: 15)
+                    if next == seen && !feed.isClosed { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                    seen = next
                 }
-                // Every matching event up to the page's end was sent; the
-                // ones filtered out need not be looked at again.
-                if more { cursor = last ?? cursor; continue }
-                cursor = max(last ?? cursor, seen, cursor)
-                let next = await feed.wait(after: seen, timeout: 15)
-                if next == seen { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
-                seen = next
+            } onGracefulShutdown: {
+                feed.close()
             }
+            try await writer.finish(nil)
         }
         var r = PlacementResponse(status: 200, body: nil, sequence: try api.store.lastSequence())
         r.stream = body
