@@ -133,11 +133,29 @@ def main():
                 dups = len(seen) - len(set(seen))
                 missing = sorted(set(expected) - set(seen))[:10]
                 print('reader %d: FAILED: %d events, %d duplicates, missing %s %s' % (n, len(seen), dups, missing, error or ''))
+        # A follower still connected must not hold up a graceful stop.
+        follower = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+        follower.request('GET', '/ledger/events?follow=true&after=%d' % (args.writes + 2), headers=H)
+        assert follower.getresponse().status == 200
+        t = time.time()
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=10)
+            if code == 0:
+                passed += 1
+                print('SIGTERM with a follower connected: exit 0 after %.2f s' % (time.time() - t))
+            else:
+                failed += 1
+                print('SIGTERM with a follower connected: FAILED, exit status %d' % code)
+        except subprocess.TimeoutExpired:
+            failed += 1
+            print('SIGTERM with a follower connected: FAILED, still running after 10 s')
         print('%d passed, %d failed' % (passed, failed))
         return 1 if failed else 0
     finally:
-        proc.terminate()
-        proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == '__main__':
