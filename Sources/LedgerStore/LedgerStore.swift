@@ -225,11 +225,16 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// Every record of every projection table, for comparisons.
     public func dumpViews() throws -> [Table: [(key: String, value: [UInt8])]] {
+        try snapshot().views
+    }
+
+    /// Every view record and the last sequence, from one read snapshot.
+    func snapshot() throws -> (views: [Table: [(key: String, value: [UInt8])]], last: UInt64) {
         try env.read { txn in
             let store = LMDBViewStore(txn: txn, dbs: dbs)
             var out: [Table: [(key: String, value: [UInt8])]] = [:]
             for t in Table.allCases { out[t] = try store.scan(t, prefix: "") }
-            return out
+            return (out, try lastSequence(txn))
         }
     }
 }

@@ -62,7 +62,7 @@ public enum LogFold {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let fresh = try LedgerStore(path: scratch, durable: false, keepsHistory: false)
         // Take the stored views and the log from one snapshot of the source.
-        let (stored, last) = try store.env.read { _ in (try store.dumpViews(), try store.lastSequence()) }
+        let (stored, last) = try store.snapshot()
         let count = try fold(store, into: fresh, target: .sequence(last), progress: progress)
         let folded = try fresh.dumpViews()
         return (count, compare(stored: stored, folded: folded))

@@ -115,23 +115,3 @@ struct PlacementResponse: Sendable {
         PlacementResponse(status: status, body: nil, sequence: sequence)
     }
 }
-
-extension String {
-    /// Placement's `uuidutils.is_uuid_like`.
-    var isUUIDLike: Bool {
-        var t = lowercased()
-        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
-        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
-        return t.count == 32 && t.allSatisfy(\.isHexDigit)
-    }
-
-    /// `str(uuid.UUID(s))`: the canonical lower-case, dashed form.
-    var canonicalUUID: String {
-        var t = lowercased()
-        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
-        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
-        let c = Array(t)
-        guard c.count == 32 else { return self }
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
-    }
-}

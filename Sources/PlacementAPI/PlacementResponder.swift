@@ -45,10 +45,7 @@ public struct PlacementResponder: HTTPResponder {
                 }
             }
             let identity = try authenticate(request.headers, isRoot: isRoot)
-            let version: Microversion
-            do {
-                version = try Microversion.negotiate(request.headers[values: HTTPField.Name("OpenStack-API-Version")!])
-            }
+            let version = try Microversion.negotiate(request.headers[values: HTTPField.Name("OpenStack-API-Version")!])
             versionForHeaders = version
             let bodyBuffer: ByteBuffer
             do {

@@ -134,12 +134,6 @@ public final class Schema: @unchecked Sendable {
         return x < y ? -1 : (x == y ? 0 : 1)
     }
 
-    private func isUUIDLike(_ s: String) -> Bool {
-        var t = s.lowercased()
-        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
-        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
-        return t.count == 32 && t.allSatisfy { $0.isHexDigit }
-    }
 
     private func check(_ v: JSON, _ schema: JSON, path: [SchemaViolation.PathItem], schemaPath: [SchemaViolation.PathItem]) -> [SchemaViolation] {
         guard case .object(let s) = schema else {
@@ -229,7 +223,7 @@ public final class Schema: @unchecked Sendable {
                     fail(keyword, "\(r) does not match \(PythonRepr.string(p))")
                 }
             case "format":
-                if case .string(let str) = v, kv.stringValue == "uuid", !isUUIDLike(str) {
+                if case .string(let str) = v, kv.stringValue == "uuid", !str.isUUIDLike {
                     fail(keyword, "\(r) is not a 'uuid'")
                 }
             case "enum":
@@ -285,5 +279,25 @@ public final class Schema: @unchecked Sendable {
             }
         }
         return errors
+    }
+}
+
+extension String {
+    /// The 32 hex digits of a UUID written any way Python's `uuid.UUID`
+    /// accepts (dashes, braces, `urn:uuid:`, any case), or nil.
+    var uuidHexDigits: String? {
+        var t = lowercased()
+        for p in ["urn:", "uuid:"] where t.hasPrefix(p) { t.removeFirst(p.count) }
+        t.removeAll { $0 == "{" || $0 == "}" || $0 == "-" }
+        return t.count == 32 && t.allSatisfy(\.isHexDigit) ? t : nil
+    }
+
+    /// Placement's `uuidutils.is_uuid_like` (and the schema format "uuid").
+    public var isUUIDLike: Bool { uuidHexDigits != nil }
+
+    /// `str(uuid.UUID(s))`: the canonical lower-case, dashed form.
+    public var canonicalUUID: String {
+        guard let h = uuidHexDigits.map(Array.init) else { return self }
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
     }
 }
