@@ -63,6 +63,7 @@ extension PlacementAPI {
         Route("/allocations/{consumer_uuid}", [
             ("GET", consumerAllocations), ("PUT", putAllocations), ("DELETE", deleteAllocations),
         ]),
+        Route("/allocation_candidates", [("GET", versioned(10, listAllocationCandidates))]),
         Route("/traits", [("GET", versioned(6, listTraits))]),
         Route("/traits/{name}", [("GET", versioned(6, showTrait)), ("PUT", versioned(6, putTrait)), ("DELETE", versioned(6, deleteTrait))]),
         Route("/resource_providers/{uuid}/traits", [

@@ -144,7 +144,163 @@ def granular_fixture(client, env):
              ['MISC_SHARES_VIA_AGGREGATE'])
 
 
-FIXTURES = {'APIFixture': api_fixture, 'AllocationFixture': allocation_fixture, 'GranularFixture': granular_fixture}
+def node(client, env, name, key=None, parent=None, aggs=(), inventory=(), traits=()):
+    """One provider as Placement's fixture helpers make it; `inventory` holds
+    (class, total, options) triples; the uuid goes to env[key] when given."""
+    rp = new_uuid()
+    client.provider(name, rp, parent=parent)
+    if aggs:
+        client.aggregates(rp, *aggs)
+    for rc, total, kw in inventory:
+        client.inventory(rp, rc, total, **kw)
+    if traits:
+        client.traits(rp, *traits)
+    if key:
+        env[key] = rp
+    return rp
+
+
+def shared_storage_fixture(client, env):
+    """Two compute trees (cn -> numa -> pf) and two sharing disk providers, all in one aggregate."""
+    api_fixture(client, env)
+    agg = env['AGG_UUID'] = new_uuid()
+    compute = [('VCPU', 24, {'allocation_ratio': 16.0}), ('MEMORY_MB', 128 * 1024, {'allocation_ratio': 1.5})]
+    disk = ('DISK_GB', 2000, {'reserved': 100, 'allocation_ratio': 1.0})
+    cn1 = node(client, env, 'cn1', 'CN1_UUID', aggs=[agg], inventory=compute, traits=['HW_CPU_X86_SSE', 'HW_CPU_X86_SSE2'])
+    cn2 = node(client, env, 'cn2', 'CN2_UUID', aggs=[agg], inventory=compute + [disk])
+    for n in (1, 2):
+        node(client, env, 'ss' if n == 1 else 'ss2', 'SS_UUID' if n == 1 else 'SS2_UUID', aggs=[agg],
+             inventory=[disk], traits=['MISC_SHARES_VIA_AGGREGATE'])
+    for c, cn in ((1, cn1), (2, cn2)):
+        for n in (1, 2):
+            numa = node(client, env, 'numa%d_%d' % (c, n), 'NUMA%d_%d_UUID' % (c, n), parent=cn)
+            node(client, env, 'pf%d_%d' % (c, n), 'PF%d_%d_UUID' % (c, n), parent=numa,
+                 inventory=[('SRIOV_NET_VF', 8, {'allocation_ratio': 1.0})])
+
+
+def numa_aggregate_fixture(client, env):
+    """Two compute nodes without inventory, each with two NUMA children holding
+    VCPU; sharing disk providers in aggregate A (both trees) and C (numa1_1)."""
+    api_fixture(client, env)
+    a, b, c = (env.setdefault(k, new_uuid()) for k in ('AGGA_UUID', 'AGGB_UUID', 'AGGC_UUID'))
+    cn1 = node(client, env, 'cn1', 'CN1_UUID', aggs=[a])
+    cn2 = node(client, env, 'cn2', 'CN2_UUID', aggs=[a, b])
+    disk = [('DISK_GB', 2000, {'reserved': 100, 'allocation_ratio': 1.0})]
+    node(client, env, 'ss1', 'SS1_UUID', aggs=[a], inventory=disk, traits=['MISC_SHARES_VIA_AGGREGATE'])
+    node(client, env, 'ss2', 'SS2_UUID', aggs=[c], inventory=disk, traits=['MISC_SHARES_VIA_AGGREGATE'])
+    vcpu = [('VCPU', 24, {'allocation_ratio': 16.0})]
+    node(client, env, 'numa1_1', 'NUMA1_1_UUID', parent=cn1, aggs=[c], inventory=vcpu)
+    node(client, env, 'numa1_2', 'NUMA1_2_UUID', parent=cn1, inventory=vcpu)
+    node(client, env, 'numa2_1', 'NUMA2_1_UUID', parent=cn2, inventory=vcpu)
+    node(client, env, 'numa2_2', 'NUMA2_2_UUID', parent=cn2, inventory=vcpu)
+
+
+def numa_network_entities(client, env, cn1=None, cn2=None):
+    """The trees of NUMANetworkFixture: cn1 (NUMA nodes with devices, network
+    agents), cn2 (NICs with PFs), and a sharing disk provider for both."""
+    agg = env['AGGA_UUID'] = new_uuid()
+    node(client, env, 'ss1', 'SS1_UUID', aggs=[agg], inventory=[('DISK_GB', 2000, {})],
+         traits=['MISC_SHARES_VIA_AGGREGATE'])
+    if cn1:
+        client.aggregates(cn1, agg)
+        client.traits(cn1, 'COMPUTE_VOLUME_MULTI_ATTACH')
+    else:
+        cn1 = node(client, env, 'cn1', aggs=[agg], traits=['COMPUTE_VOLUME_MULTI_ATTACH'])
+    env['CN1_UUID'] = cn1
+    project, user = new_uuid(), new_uuid()
+    numa0 = node(client, env, 'numa0', 'NUMA0_UUID', parent=cn1, traits=['HW_NUMA_ROOT'],
+                 inventory=[('VCPU', 4, {}), ('MEMORY_MB', 2048, {'min_unit': 512, 'step_size': 256})])
+    numa1 = node(client, env, 'numa1', 'NUMA1_UUID', parent=cn1, traits=['HW_NUMA_ROOT', 'CUSTOM_FOO'],
+                 inventory=[('VCPU', 4, {}), ('MEMORY_MB', 2048, {'min_unit': 256, 'max_unit': 1024})])
+    client.allocate(new_uuid(), numa0, {'VCPU': 2}, project, user)
+    node(client, env, 'fpga0', 'FPGA0_UUID', parent=numa0, inventory=[('FPGA', 1, {})])
+    node(client, env, 'pgpu0', 'PGPU0_UUID', parent=numa0, inventory=[('VGPU', 8, {})])
+    for i in (0, 1):
+        node(client, env, 'fpga1_%d' % i, 'FPGA1_%d_UUID' % i, parent=numa1, inventory=[('FPGA', 1, {})])
+    sriov = node(client, env, 'sriov_agent', 'SRIOV_AGENT_UUID', parent=cn1, traits=['CUSTOM_VNIC_TYPE_DIRECT'])
+    for i in (1, 2):
+        node(client, env, 'esn%d' % i, 'ESN%d_UUID' % i, parent=sriov, traits=['CUSTOM_PHYSNET%d' % i],
+             inventory=[('NET_BW_EGR_KILOBIT_PER_SEC', 10000 * i, {})])
+    ovs = node(client, env, 'ovs_agent', 'OVS_AGENT_UUID', parent=cn1, traits=['CUSTOM_VNIC_TYPE_NORMAL'])
+    node(client, env, 'br_int', 'BR_INT_UUID', parent=ovs, traits=['CUSTOM_PHYSNET0'],
+         inventory=[('NET_BW_EGR_KILOBIT_PER_SEC', 1000, {})])
+    if cn2:
+        client.aggregates(cn2, agg)
+    else:
+        cn2 = node(client, env, 'cn2', aggs=[agg])
+    env['CN2_UUID'] = cn2
+    client.inventory(cn2, 'VCPU', 8)
+    client.allocate(new_uuid(), cn2, {'VCPU': 3}, project, user)
+    client.inventory(cn2, 'MEMORY_MB', 2048, min_unit=1024, step_size=128)
+    client.inventory(cn2, 'DISK_GB', 1000)
+    client.traits(cn2, 'CUSTOM_FOO')
+    nics = [node(client, env, 'nic%d' % i, 'NIC%d_UUID' % i, parent=cn2, traits=['CUSTOM_HW_NIC_ROOT']) for i in (1, 2, 3)]
+    for i in (1, 2):
+        node(client, env, 'pf1_%d' % i, 'PF1_%d_UUID' % i, parent=nics[0], traits=['CUSTOM_PHYSNET%d' % i],
+             inventory=[('CUSTOM_VF', 4, {})])
+    for i in range(4):
+        node(client, env, 'pf2_%d' % (i + 1), 'PF2_%d_UUID' % (i + 1), parent=nics[1],
+             traits=['CUSTOM_PHYSNET%d' % (i % 2 + 1)], inventory=[('CUSTOM_VF', 2, {})])
+    node(client, env, 'pf3_1', 'PF3_1_UUID', parent=nics[2], traits=['CUSTOM_PHYSNET1'], inventory=[('CUSTOM_VF', 8, {})])
+
+
+def numa_network_fixture(client, env):
+    api_fixture(client, env)
+    numa_network_entities(client, env)
+
+
+def deep_numa_network_fixture(client, env):
+    """NUMANetworkFixture with cn1 and cn2 under parents p1 and p2 of a grandparent gp1."""
+    api_fixture(client, env)
+    gp1 = node(client, env, 'gp1')
+    p1 = node(client, env, 'p1', parent=gp1)
+    p2 = node(client, env, 'p2', parent=gp1)
+    numa_network_entities(client, env, cn1=node(client, env, 'cn1', parent=p1), cn2=node(client, env, 'cn2', parent=p2))
+
+
+def non_shared_storage_fixture(client, env):
+    """Three compute nodes with local VCPU, memory and disk."""
+    api_fixture(client, env)
+    for agg in ('AGGA_UUID', 'AGGB_UUID', 'AGGC_UUID'):
+        env[agg] = new_uuid()
+    for i in (1, 2, 3):
+        node(client, env, 'cn%d' % i, 'CN%d_UUID' % i,
+             inventory=[('VCPU', 24, {}), ('MEMORY_MB', 128 * 1024, {}), ('DISK_GB', 2000, {})])
+
+
+def neutron_qos_multi_segment_fixture(client, env):
+    """Four computes, each with an OVS agent (packet rate) over bridges
+    (bandwidth) and an SR-IOV agent over PFs (bandwidth), on physnets
+    OTHER, MSN_S1 and MSN_S2."""
+    api_fixture(client, env)
+    compute = [('VCPU', 8, {}), ('MEMORY_MB', 4096, {}), ('DISK_GB', 500, {})]
+    sriov_traits = ['CUSTOM_VNIC_TYPE_DIRECT', 'CUSTOM_VNIC_TYPE_DIRECT_PHYSICAL', 'CUSTOM_VNIC_TYPE_MACVTAP']
+    layout = {0: (5000, ['OTHER'], 10000, ['OTHER']), 1: (5000, ['MSN_S1'], 10000, ['MSN_S1']),
+              2: (5000, ['MSN_S2'], 10000, ['MSN_S2']), 3: (1000, ['MSN_S1', 'MSN_S2'], 1000, ['MSN_S1', 'MSN_S2'])}
+    for n, (bridge_bw, bridge_nets, pf_bw, pf_nets) in sorted(layout.items()):
+        c = 'compute%d' % n
+        cn = node(client, env, c, c, inventory=compute)
+        ovs = node(client, env, c + ':Open vSwitch agent', c + ':ovs_agent', parent=cn,
+                   inventory=[('NET_PACKET_RATE_KILOPACKET_PER_SEC', 1000, {})], traits=['CUSTOM_VNIC_TYPE_NORMAL'])
+        for i, net in enumerate(bridge_nets):
+            suffix = '' if i == 0 else str(i + 1)
+            node(client, env, c + ':Open vSwitch agent:br-ex' + suffix, c + ':br_ex' + suffix, parent=ovs,
+                 inventory=[('NET_BW_EGR_KILOBIT_PER_SEC', bridge_bw, {}), ('NET_BW_IGR_KILOBIT_PER_SEC', bridge_bw, {})],
+                 traits=['CUSTOM_VNIC_TYPE_NORMAL', 'CUSTOM_PHYSNET_' + net])
+        sriov = node(client, env, c + ':NIC Switch agent', c + ':sriov_agent', parent=cn, traits=sriov_traits)
+        for i, net in enumerate(pf_nets):
+            node(client, env, c + ':NIC Switch agent:enp129s0f%d' % i, c + ':pf%d' % i, parent=sriov,
+                 inventory=[('NET_BW_EGR_KILOBIT_PER_SEC', pf_bw, {}), ('NET_BW_IGR_KILOBIT_PER_SEC', pf_bw, {})],
+                 traits=sriov_traits + ['CUSTOM_PHYSNET_' + net])
+    # Placement's fixture exports compute2's SR-IOV agent under compute3's name too.
+    env['compute3:sriov_agent'] = env['compute2:sriov_agent']
+
+
+FIXTURES = {'APIFixture': api_fixture, 'AllocationFixture': allocation_fixture, 'GranularFixture': granular_fixture,
+            'SharedStorageFixture': shared_storage_fixture, 'NUMAAggregateFixture': numa_aggregate_fixture,
+            'NUMANetworkFixture': numa_network_fixture, 'DeepNUMANetworkFixture': deep_numa_network_fixture,
+            'NonSharedStorageFixture': non_shared_storage_fixture,
+            'NeutronQoSMultiSegmentFixture': neutron_qos_multi_segment_fixture}
 
 
 def grant_service_role(suite):

@@ -2143,6 +2143,324 @@ public enum EmbeddedSchemas {
   "additionalProperties": false
 }
 """#,
+        "requests/query-allocation-candidates-1.10.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.10 and later",
+  "type": "object",
+  "properties": {
+    "resources": {
+      "type": "string"
+    }
+  },
+  "required": [
+    "resources"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/query-allocation-candidates-1.16.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.16 and later",
+  "type": "object",
+  "properties": {
+    "resources": {
+      "type": "string"
+    },
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    }
+  },
+  "required": [
+    "resources"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/query-allocation-candidates-1.17.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.17 and later",
+  "type": "object",
+  "properties": {
+    "resources": {
+      "type": "string"
+    },
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "required": {
+      "type": [
+        "string"
+      ]
+    }
+  },
+  "required": [
+    "resources"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/query-allocation-candidates-1.21.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.21 and later",
+  "type": "object",
+  "properties": {
+    "resources": {
+      "type": "string"
+    },
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "required": {
+      "type": [
+        "string"
+      ]
+    },
+    "member_of": {
+      "type": [
+        "string"
+      ]
+    }
+  },
+  "required": [
+    "resources"
+  ],
+  "additionalProperties": false
+}
+"""#,
+        "requests/query-allocation-candidates-1.25.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.25 and later",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "group_policy": {
+      "type": "string",
+      "enum": [
+        "none",
+        "isolate"
+      ]
+    }
+  },
+  "additionalProperties": false,
+  "patternProperties": {
+    "^resources([1-9][0-9]*)?$": {
+      "type": "string"
+    },
+    "^required([1-9][0-9]*)?$": {
+      "type": "string"
+    },
+    "^member_of([1-9][0-9]*)?$": {
+      "type": "string"
+    }
+  }
+}
+"""#,
+        "requests/query-allocation-candidates-1.31.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.31 and later",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "group_policy": {
+      "type": "string",
+      "enum": [
+        "none",
+        "isolate"
+      ]
+    }
+  },
+  "additionalProperties": false,
+  "patternProperties": {
+    "^resources([1-9][0-9]*)?$": {
+      "type": "string"
+    },
+    "^required([1-9][0-9]*)?$": {
+      "type": "string"
+    },
+    "^member_of([1-9][0-9]*)?$": {
+      "type": "string"
+    },
+    "^in_tree([1-9][0-9]*)?$": {
+      "type": "string"
+    }
+  }
+}
+"""#,
+        "requests/query-allocation-candidates-1.33.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.33 and later",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "group_policy": {
+      "type": "string",
+      "enum": [
+        "none",
+        "isolate"
+      ]
+    }
+  },
+  "additionalProperties": false,
+  "patternProperties": {
+    "^resources([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^required([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^member_of([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^in_tree([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    }
+  }
+}
+"""#,
+        "requests/query-allocation-candidates-1.35.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.35 and later",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "group_policy": {
+      "type": "string",
+      "enum": [
+        "none",
+        "isolate"
+      ]
+    },
+    "root_required": {
+      "type": [
+        "string"
+      ]
+    }
+  },
+  "additionalProperties": false,
+  "patternProperties": {
+    "^resources([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^required([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^member_of([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^in_tree([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    }
+  }
+}
+"""#,
+        "requests/query-allocation-candidates-1.36.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "GET /allocation_candidates query, 1.36 and later",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "string"
+      ],
+      "pattern": "^[1-9][0-9]*$",
+      "minimum": 1,
+      "minLength": 1
+    },
+    "group_policy": {
+      "type": "string",
+      "enum": [
+        "none",
+        "isolate"
+      ]
+    },
+    "root_required": {
+      "type": [
+        "string"
+      ]
+    },
+    "same_subtree": {
+      "type": [
+        "string"
+      ]
+    }
+  },
+  "additionalProperties": false,
+  "patternProperties": {
+    "^resources([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^required([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^member_of([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    },
+    "^in_tree([a-zA-Z0-9_-]{1,64})?$": {
+      "type": "string"
+    }
+  }
+}
+"""#,
         "requests/query-resource-providers-1.0.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -121,32 +121,43 @@ struct ProviderFilter {
         name = req.queryValue("name")
         uuid = req.queryValue("uuid")
         inTree = req.queryValue("in_tree")
-        let memberOfValues = req.queryValues("member_of")
-        if !memberOfValues.isEmpty {
-            if !req.version.atLeast(24) && memberOfValues.count > 1 {
-                throw PlacementError.badRequest("Multiple member_of parameters are not supported")
-            }
-            for value in memberOfValues {
-                let (required, forbidden) = try Self.memberOf(value)
-                if !required.isEmpty { memberOf.append(required) }
-                if !forbidden.isEmpty {
-                    if !req.version.atLeast(32) {
-                        throw PlacementError.badRequest("Forbidden member_of parameters are not supported in the specified microversion")
-                    }
-                    forbiddenAggregates.formUnion(forbidden)
-                }
-            }
-        }
+        (memberOf, forbiddenAggregates) = try Self.memberOfParams(req, suffix: "")
         if let r = req.queryValue("resources") { resources = try Self.resources(r) }
-        var requiredValues = req.queryValues("required")
-        if !requiredValues.isEmpty {
-            if !req.version.atLeast(39) { requiredValues = Array(requiredValues.suffix(1)) }
-            for value in requiredValues {
-                let (req1, forb) = try Self.traits(value, allowForbidden: req.version.atLeast(22), allowAny: req.version.atLeast(39))
-                requiredTraits += req1
-                forbiddenTraits.formUnion(forb)
+        (requiredTraits, forbiddenTraits) = try Self.requiredParams(req, suffix: "")
+    }
+
+    /// Every `member_of{suffix}` of the query: the aggregate sets a provider
+    /// must be in (one of each), and the forbidden ones.
+    static func memberOfParams(_ req: PlacementRequest, suffix: String) throws -> ([Set<String>], Set<String>) {
+        let values = req.queryValues("member_of" + suffix)
+        if !req.version.atLeast(24) && values.count > 1 {
+            throw PlacementError.badRequest("Multiple member_of\(suffix) parameters are not supported")
+        }
+        var required: [Set<String>] = [], forbidden: Set<String> = []
+        for value in values {
+            let (r, f) = try memberOf(value)
+            if !r.isEmpty { required.append(r) }
+            if !f.isEmpty {
+                if !req.version.atLeast(32) {
+                    throw PlacementError.badRequest("Forbidden member_of\(suffix) parameters are not supported in the specified microversion")
+                }
+                forbidden.formUnion(f)
             }
         }
+        return (required, forbidden)
+    }
+
+    /// Every `required{suffix}` of the query (only the last before 1.39).
+    static func requiredParams(_ req: PlacementRequest, suffix: String) throws -> ([Set<String>], Set<String>) {
+        var values = req.queryValues("required" + suffix)
+        if !req.version.atLeast(39) { values = Array(values.suffix(1)) }
+        var required: [Set<String>] = [], forbidden: Set<String> = []
+        for value in values {
+            let (r, f) = try traits(value, allowForbidden: req.version.atLeast(22), allowAny: req.version.atLeast(39))
+            required += r
+            forbidden.formUnion(f)
+        }
+        return (required, forbidden)
     }
 
     static func memberOf(_ value: String) throws -> (Set<String>, Set<String>) {
