@@ -182,6 +182,23 @@ public struct PlacementResponder: HTTPResponder {
         return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// The answer to a request whose head the HTTP parser refused, rendered
+    /// as Placement renders its errors (no microversion was read: 1.0).
+    static func parserRefusal(_ e: PlacementError) -> (HTTPResponse, [UInt8]) {
+        let requestID = "req-" + UUID().uuidString.lowercased()
+        let err = JSONObject([
+            ("status", .int(Int64(e.status))), ("title", .string(e.title)),
+            ("detail", .string(e.renderedDetail(method: "", contentType: nil))), ("request_id", .string(requestID)),
+        ])
+        let body = JSONWriter.bytes(.object(JSONObject([("errors", .array([.object(err)]))])))
+        var headers = HTTPFields()
+        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(body.count)
+        headers[.connection] = "close"
+        return (HTTPResponse(status: .init(code: e.status), headerFields: headers), body)
+    }
+
     private func wantsHTML(_ accept: String) -> Bool {
         let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
         return types.contains("text/html") && !types.contains { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }

@@ -24,6 +24,7 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .notice
         let app = Application(
             responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes)),
+            server: PlacementResponder.http1Server(),
             configuration: .init(address: .hostname(host, port: port), serverName: "placement-ledger"),
             logger: logger)
         let last = try store.lastSequence()
