@@ -80,7 +80,7 @@ public struct Event: Codable, Equatable, Sendable {
     }
 
     /// The stored form (sorted keys, so equal events are equal bytes).
-    public func encoded() throws -> [UInt8] { Array(try recordEncoder.encode(self)) }
+    public func encoded() throws -> [UInt8] { Array(try eventEncoder.encode(self)) }
     /// Reads the stored form.
     public static func decoded(_ bytes: some Collection<UInt8>) throws -> Event {
         try JSONDecoder().decode(Event.self, from: Data(bytes))
@@ -259,3 +259,9 @@ public enum EventPayload: Equatable, Sendable {
         }
     }
 }
+
+let eventEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+}()

@@ -1,13 +1,7 @@
 import PlacementJSON
 
-/// The stored form of the view records: JSON written and read by hand with
-/// PlacementJSON, in a fixed key order (so equal records are equal bytes).
-/// Foundation's JSONDecoder took 40% of a write's CPU in profiles; this
-/// path does the same work several times faster.
-protocol StoredRecord {
-    var json: JSON { get }
-    init(json: JSON) throws
-}
+/// The JSON form of the view records (their first stored form, still read,
+/// and how `verify` shows a record), in a fixed key order.
 
 struct RecordDecodingError: Error, CustomStringConvertible {
     let what: String

@@ -30,27 +30,17 @@ public protocol ViewStore {
 /// Key separator for compound keys; never valid inside a name or uuid.
 public let keySep = "\u{0}"
 
-let recordEncoder: JSONEncoder = {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys]
-    return e
-}()
-
 /// Typed access over any `ViewStore`: one encoding for every table, so two
 /// stores holding the same state hold the same bytes.
 public struct Views {
     public let store: any ViewStore
     public init(_ store: any ViewStore) { self.store = store }
 
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
-        if let stored = T.self as? any StoredRecord.Type {
-            return try stored.init(json: try JSONParser.parse(bytes)) as! T
-        }
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
+    func decode<T: StoredRecord>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        try T(stored: bytes)
     }
-    func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        if let stored = value as? any StoredRecord { return JSONWriter.bytes(stored.json) }
-        return Array(try recordEncoder.encode(value))
+    func encode<T: StoredRecord>(_ value: T) -> [UInt8] {
+        value.storedBytes
     }
 
     public func provider(_ uuid: String) throws -> ProviderRecord? {

@@ -72,13 +72,14 @@ public enum LogFold {
                         folded: [Table: [(key: String, value: [UInt8])]]) -> [String] {
         var diffs: [String] = []
         for t in Table.allCases {
-            let a = Dictionary(stored[t] ?? [], uniquingKeysWith: { x, _ in x })
-            let b = Dictionary(folded[t] ?? [], uniquingKeysWith: { x, _ in x })
+            // Records written in an earlier stored form compare by content.
+            let a = Dictionary((stored[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
+            let b = Dictionary((folded[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
             for key in Set(a.keys).union(b.keys).sorted() {
                 let shown = key.replacingOccurrences(of: keySep, with: "/")
                 switch (a[key], b[key]) {
                 case (let x?, let y?) where x != y:
-                    diffs.append("\(t.rawValue) \(shown): stored \(String(decoding: x, as: UTF8.self)) but the log folds to \(String(decoding: y, as: UTF8.self))")
+                    diffs.append("\(t.rawValue) \(shown): stored \(StoredForm.describe(t, x)) but the log folds to \(StoredForm.describe(t, y))")
                 case (_?, nil): diffs.append("\(t.rawValue) \(shown): stored but not in the fold of the log")
                 case (nil, _?): diffs.append("\(t.rawValue) \(shown): in the fold of the log but not stored")
                 default: break

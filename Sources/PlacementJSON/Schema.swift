@@ -148,7 +148,8 @@ public final class Schema: @unchecked Sendable {
             errors.append(SchemaViolation(message: message, keyword: keyword, instancePath: path,
                                           schemaPath: schemaPath + [.key(keyword)], schema: schema, instance: v, context: context))
         }
-        let r = PythonRepr.of(v)
+        // The repr is only needed for a message; most checks pass.
+        lazy var r = PythonRepr.of(v)
         for (keyword, kv) in s.pairs {
             switch keyword {
             case "type":
