@@ -30,13 +30,13 @@ public struct Microversion: Comparable, Sendable, CustomStringConvertible {
         for value in headerValues {
             for part in value.split(separator: ",") {
                 let words = part.split(separator: " ", omittingEmptySubsequences: true)
-                if words.count >= 1, words[0].lowercased() == "placement" {
+                if words.count >= 1, words[0].asciiLowercased == "placement" {
                     wanted = words.count > 1 ? words[1...].joined(separator: " ") : ""
                 }
             }
         }
         guard let wanted else { return .min }
-        if wanted.lowercased() == "latest" { return .max }
+        if wanted.asciiLowercased == "latest" { return .max }
         let parts = wanted.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); not enough values to unpack (expected 2, got \(parts.count))")

@@ -38,7 +38,7 @@ public final class PlacementAPI: Sendable {
             throw PlacementError.badRequest("X-Ledger-As-Of is only accepted on GET requests; a write always applies to the present.")
         }
         let last = try store.lastSequence()
-        let v = value.trimmingCharacters(in: .whitespaces)
+        let v = value.trimmed
         if !v.isEmpty, v.allSatisfy(\.isNumber) {
             guard let seq = UInt64(v), seq >= 1, seq <= last else {
                 throw PlacementError.badRequest("X-Ledger-As-Of: sequence \(v) is not in the log, which holds events 1 to \(last).")

@@ -43,13 +43,13 @@ struct PlacementRequest: Sendable {
 
     /// The media type of the body, without parameters.
     var contentType: String? {
-        headers[.contentType].map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased() }
+        headers[.contentType].map { ($0.split(separator: ";").first ?? "").trimmed.asciiLowercased }
     }
 
     /// Placement's `require_content('application/json')`.
     func requireJSON() throws {
-        let ct = headers[.contentType].map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces) }
-        if ct?.lowercased() != "application/json" {
+        let ct = headers[.contentType].map { ($0.split(separator: ";").first ?? "").trimmed }
+        if ct?.asciiLowercased != "application/json" {
             let shown = (ct?.isEmpty ?? true) ? "None" : ct!
             throw PlacementError(415, "The media type \(shown) is not supported, use application/json")
         }
@@ -57,10 +57,10 @@ struct PlacementRequest: Sendable {
 
     /// Placement's `check_accept('application/json')`.
     func checkAccept() throws {
-        guard let accept = headers[.accept], !accept.isEmpty else { return }
+        guard let accept = headers[.accept], !accept.isEmpty, accept != "*/*", accept != "application/json" else { return }
         for item in accept.split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            let type = parts.first?.lowercased() ?? ""
+            let parts = item.split(separator: ";").map(\.trimmed)
+            let type = parts.first?.asciiLowercased ?? ""
             var q = 1.0
             for p in parts.dropFirst() where p.hasPrefix("q=") { q = Double(p.dropFirst(2)) ?? 1 }
             if q > 0, type == "application/json" || type == "application/*" || type == "*/*" { return }

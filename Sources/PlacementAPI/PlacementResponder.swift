@@ -27,7 +27,7 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
-        let requestID = "req-" + UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         var versionForHeaders: Microversion?
         var varyHeader = true
         let method = request.method.rawValue
@@ -36,7 +36,7 @@ public struct PlacementResponder: HTTPResponder {
             let path = request.uri.path
             let isRoot = path == "/" || path.isEmpty
             if let cl = request.headers[.contentLength] {
-                guard let n = Int(cl.trimmingCharacters(in: .whitespaces)) else {
+                guard let n = Int(cl.trimmed) else {
                     throw PlacementError(400, "content-length header must be an integer")
                 }
                 if n > limits.maxBodyBytes { throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.") }
@@ -54,7 +54,7 @@ public struct PlacementResponder: HTTPResponder {
                 throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.")
             }
             let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-                .map { $0.removingPercentEncoding ?? String($0) }
+                .map { $0.percentDecoded() }
             let host = request.head.authority ?? "localhost"
             var req = PlacementRequest(
                 method: method, path: path, query: parseQuery(request.uri.query), headers: request.headers,
@@ -75,7 +75,7 @@ public struct PlacementResponder: HTTPResponder {
                                      headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
             }
             req.params = params
-            if let asOf = request.headers[HTTPField.Name("X-Ledger-As-Of")!] {
+            if let asOf = request.headers[Header.asOf] {
                 req.asOf = try api.resolveAsOf(asOf, method: method)
             }
             return finish(try await handler(api, req), req: req, vary: true)
@@ -97,7 +97,7 @@ public struct PlacementResponder: HTTPResponder {
     /// noauth2: `X-Auth-Token: user[:project]`; roles from `X-Roles`, or
     /// admin for the user named admin. Only `/` is open without a token.
     private func authenticate(_ headers: HTTPFields, isRoot: Bool) throws -> Identity? {
-        guard let token = headers[HTTPField.Name("X-Auth-Token")!] else {
+        guard let token = headers[Header.authToken] else {
             if isRoot { return nil }
             throw AuthFailure()
         }
@@ -105,8 +105,8 @@ public struct PlacementResponder: HTTPResponder {
         let user = String(parts[0])
         let project = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : user
         let roles: [String]
-        if let r = headers[HTTPField.Name("X-Roles")!] {
-            roles = r.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let r = headers[Header.roles] {
+            roles = r.split(separator: ",").map(\.trimmed)
         } else {
             roles = user == "admin" ? ["admin"] : []
         }
@@ -118,7 +118,7 @@ public struct PlacementResponder: HTTPResponder {
         return query.split(separator: "&").map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
-                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+                s.percentDecoded(plusAsSpace: true)
             }
             return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
         }
@@ -126,10 +126,10 @@ public struct PlacementResponder: HTTPResponder {
 
     private func finish(_ r: PlacementResponse, req: PlacementRequest, vary: Bool) -> Response {
         var headers = HTTPFields()
-        headers[HTTPField.Name("x-openstack-request-id")!] = req.requestID
-        headers[HTTPField.Name("openstack-api-version")!] = "placement \(req.version)"
+        headers[Header.requestID] = req.requestID
+        headers[Header.apiVersion] = "placement \(req.version)"
         if vary { headers[.vary] = "openstack-api-version" }
-        headers[HTTPField.Name("X-Ledger-Sequence")!] = String(r.sequence)
+        headers[Header.ledgerSequence] = String(r.sequence)
         for (k, v) in r.headers { headers[HTTPField.Name(k)!] = v }
         if req.version.atLeast(15), r.cacheHeaders {
             if let lm = r.lastModified { headers[.lastModified] = httpDate(lm) }
@@ -155,7 +155,7 @@ public struct PlacementResponder: HTTPResponder {
         err["status"] = .int(Int64(e.status))
         err["title"] = .string(e.title)
         err["detail"] = .string(e.renderedDetail(method: method, contentType: contentType.map {
-            String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces)
+            ($0.split(separator: ";").first ?? "").trimmed
         }))
         if let version, version.atLeast(23) { err["code"] = .string(e.code) }
         err["request_id"] = .string(requestID)
@@ -164,9 +164,9 @@ public struct PlacementResponder: HTTPResponder {
             err["min_version"] = .string(Microversion.min.description)
         }
         var headers = HTTPFields()
-        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        headers[Header.requestID] = requestID
         if let version {
-            headers[HTTPField.Name("openstack-api-version")!] = "placement \(version)"
+            headers[Header.apiVersion] = "placement \(version)"
             if vary { headers[.vary] = "openstack-api-version" }
         }
         for (k, v) in e.headers { headers[HTTPField.Name(k)!] = v }
@@ -185,14 +185,14 @@ public struct PlacementResponder: HTTPResponder {
     /// The answer to a request whose head the HTTP parser refused, rendered
     /// as Placement renders its errors (no microversion was read: 1.0).
     static func parserRefusal(_ e: PlacementError) -> (HTTPResponse, [UInt8]) {
-        let requestID = "req-" + UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let err = JSONObject([
             ("status", .int(Int64(e.status))), ("title", .string(e.title)),
             ("detail", .string(e.renderedDetail(method: "", contentType: nil))), ("request_id", .string(requestID)),
         ])
         let body = JSONWriter.bytes(.object(JSONObject([("errors", .array([.object(err)]))])))
         var headers = HTTPFields()
-        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        headers[Header.requestID] = requestID
         headers[.contentType] = "application/json"
         headers[.contentLength] = String(body.count)
         headers[.connection] = "close"
@@ -200,13 +200,13 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     private func wantsHTML(_ accept: String) -> Bool {
-        let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
+        let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmed.asciiLowercased } ?? "" }
         return types.contains("text/html") && !types.contains { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }
     }
 
     private func unauthorized(_ requestID: String) -> Response {
         var headers = HTTPFields()
-        headers[HTTPField.Name("x-openstack-request-id")!] = requestID
+        headers[Header.requestID] = requestID
         headers[.contentType] = "application/json"
         let body: JSON = .object(JSONObject([
             ("message", "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.<br /><br />\n\n\n"),
@@ -214,21 +214,6 @@ public struct PlacementResponder: HTTPResponder {
         ]))
         return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
     }
-}
-
-private let httpDateFormatter: DateFormatter = {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone(identifier: "GMT")
-    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-    return f
-}()
-private let httpDateLock = NSLock()
-
-/// RFC 7231 date of a ledger timestamp.
-func httpDate(_ micros: Micros) -> String {
-    httpDateLock.lock(); defer { httpDateLock.unlock() }
-    return httpDateFormatter.string(from: Date(timeIntervalSince1970: Double(micros) / 1_000_000))
 }
 
 /// Now, as ledger time (for answers Placement stamps with the current time).

@@ -81,7 +81,7 @@ enum CandidateRequest {
             }
         }
         for value in req.queryValues("same_subtree") {
-            let suffixes = Set(value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) })
+            let suffixes = Set(value.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed))
             if suffixes.contains("") {
                 throw PlacementError(400, "Empty string (unsuffixed group) can not be specified in `same_subtree` ", code: "placement.query.bad_value")
             }
@@ -102,7 +102,7 @@ enum CandidateRequest {
             case "resources":
                 groups[suffix]!.resources = try ProviderFilter.resources(value).map { ($0.0, $0.1) }
             case "in_tree":
-                let t = value.trimmingCharacters(in: .whitespaces)
+                let t = value.trimmed
                 guard t.isUUIDLike else {
                     throw PlacementError.badRequest("Invalid query string parameters: Expected 'in_tree' parameter to be a format of uuid. Got: \(value)")
                 }

@@ -182,13 +182,13 @@ struct ProviderFilter {
 
     static func resources(_ qs: String) throws -> [(String, Int64)] {
         let form = "Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024."
-        if qs.trimmingCharacters(in: .whitespaces).isEmpty { throw PlacementError.badRequest(form + " Got: empty string.") }
+        if qs.trimmed.isEmpty { throw PlacementError.badRequest(form + " Got: empty string.") }
         var out: [(String, Int64)] = []
         for item in qs.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = item.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2 else { throw PlacementError.badRequest(form + " Got: \(item).") }
             let rc = String(parts[0])
-            guard let amount = Int64(parts[1].trimmingCharacters(in: .whitespaces)) else {
+            guard let amount = Int64(parts[1].trimmed) else {
                 throw PlacementError.badRequest("Requested resource \(rc) expected positive integer amount. Got: \(parts[1]).")
             }
             if amount < 1 { throw PlacementError.badRequest("Requested resource \(rc) requires amount >= 1. Got: \(amount).") }
@@ -203,7 +203,7 @@ struct ProviderFilter {
             if !allowAny {
                 throw PlacementError.badRequest("Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since microversion 1.39. Got: \(val)")
             }
-            let any = Set(val.dropFirst(3).split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) })
+            let any = Set(val.dropFirst(3).split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed))
             if any.contains("") {
                 throw PlacementError.badRequest("Invalid query string parameters: Expected 'required' parameter value of the form: in:HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty trait in: \(val)")
             }
@@ -212,7 +212,7 @@ struct ProviderFilter {
             }
             return ([any], [])
         }
-        let all = val.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let all = val.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed)
         let forbidden = Set(all.filter { $0.hasPrefix("!") }.map { String($0.drop(while: { $0 == "!" })) })
         if all.contains("") || forbidden.contains("") {
             let form = allowForbidden ? "HW_CPU_X86_VMX,!CUSTOM_MAGIC" : "HW_CPU_X86_VMX,CUSTOM_MAGIC"
@@ -267,5 +267,5 @@ struct ProviderFilter {
 
 /// Random (version 4) UUIDs, as Placement generates them.
 enum UUIDGen {
-    static func make() -> String { UUID().uuidString.lowercased() }
+    static func make() -> String { RequestID.uuid4() }
 }
