@@ -46,6 +46,17 @@ public struct Views {
     public func provider(_ uuid: String) throws -> ProviderRecord? {
         try store.get(.providers, uuid).map { try decode(ProviderRecord.self, $0) }
     }
+    /// A provider's generation, read without decoding the rest of the record.
+    public func providerGeneration(_ uuid: String) throws -> Int64? {
+        guard let bytes = try store.get(.providers, uuid) else { return nil }
+        if bytes.first == BinaryRecord.tag {
+            var r = try RecordReader(bytes)
+            _ = try r.string()
+            _ = try r.string()
+            return try r.int()
+        }
+        return try decode(ProviderRecord.self, bytes).generation
+    }
     public func putProvider(_ p: ProviderRecord) throws {
         try store.put(.providers, p.uuid, encode(p))
     }

@@ -4,12 +4,39 @@ import Hummingbird
 import Ledger
 import PlacementJSON
 
-/// Who is asking, from the token (noauth2: `user[:project]`) and `X-Roles`.
+/// Who is asking: user, project, roles and scope, as oslo.context reads
+/// them from the identity headers.
 public struct Identity: Sendable {
+    public enum Scope: Sendable { case project, system, domain }
     public var user: String
-    public var project: String
+    /// nil for a system- or domain-scoped caller without a project.
+    public var projectID: String?
     public var roles: [String]
-    var isAdminOrService: Bool { roles.contains("admin") || roles.contains("service") }
+    public var systemScope: String?
+    public var domainID: String?
+
+    public init(user: String, projectID: String?, roles: [String], systemScope: String? = nil, domainID: String? = nil) {
+        self.user = user
+        self.projectID = projectID
+        self.roles = roles
+        self.systemScope = systemScope.flatMap { $0.isEmpty ? nil : $0 }
+        self.domainID = domainID.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var scope: Scope { systemScope != nil ? .system : domainID != nil ? .domain : .project }
+    /// The project recorded as the actor of an event.
+    public var project: String { projectID ?? "" }
+
+    /// A credential a policy check can name.
+    func credential(_ name: String) -> String? {
+        switch name {
+        case "project_id", "tenant": projectID
+        case "user_id", "user": user
+        case "system_scope": systemScope
+        case "domain_id": domainID
+        default: nil
+        }
+    }
 }
 
 /// Everything a handler needs from one request, already negotiated.
@@ -25,6 +52,7 @@ struct PlacementRequest: Sendable {
     let version: Microversion
     let requestID: String
     let identity: Identity
+    let policy: PolicyEngine
     /// `scheme://host` for Location headers.
     let base: String
     /// From `X-Ledger-As-Of`: answer as of this event.

@@ -6,6 +6,39 @@ import LedgerAudit
 import NIOCore
 import PlacementJSON
 
+/// How the server learns who is asking.
+public enum AuthStrategy: String, Sendable, CaseIterable {
+    /// Placement's `auth_strategy = noauth2`: the token names the user.
+    case noauth2
+    /// Behind keystonemiddleware (or any front proxy that validates tokens
+    /// and sets its identity headers).
+    case keystoneHeaders = "keystone-headers"
+
+    public struct Refusal: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The strategy a server runs with. noauth2 trusts whatever token a
+    /// caller sends, so it is only a default where nobody else can connect.
+    public static func resolve(_ given: String?, host: String) throws -> AuthStrategy {
+        if let given {
+            guard let s = AuthStrategy(rawValue: given) else {
+                throw Refusal(description: "--auth-strategy must be one of \(allCases.map(\.rawValue).joined(separator: ", ")), not '\(given)'")
+            }
+            return s
+        }
+        let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        guard loopback else {
+            throw Refusal(description: """
+                refusing to serve on \(host) without --auth-strategy: noauth2 lets any caller claim to be admin, \
+                so it is the default only on a loopback address. Put the server behind keystonemiddleware and pass \
+                --auth-strategy keystone-headers, or pass --auth-strategy noauth2 to accept that risk.
+                """)
+        }
+        return .noauth2
+    }
+}
+
 /// Limits on what a request may send.
 public struct RequestLimits: Sendable {
     /// Bodies larger than this get 413 before they are read in full.
@@ -20,13 +53,26 @@ public struct PlacementResponder: HTTPResponder {
     public typealias Context = BasicRequestContext
     let api: PlacementAPI
     let limits: RequestLimits
+    let auth: AuthStrategy
+    let policy: PolicyEngine
+    let cors: CORSConfig?
 
-    public init(api: PlacementAPI, limits: RequestLimits = RequestLimits()) {
+    public init(api: PlacementAPI, limits: RequestLimits = RequestLimits(), auth: AuthStrategy = .noauth2,
+                policy: PolicyEngine, cors: CORSConfig? = nil) {
         self.api = api
         self.limits = limits
+        self.auth = auth
+        self.policy = policy
+        self.cors = cors
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
+        let response = try await placementResponse(to: request)
+        guard let cors else { return response }
+        return cors.apply(method: request.method.rawValue, request: request.headers, to: response)
+    }
+
+    private func placementResponse(to request: Request) async throws -> Response {
         let requestID = RequestID.make()
         var versionForHeaders: Microversion?
         var varyHeader = true
@@ -59,7 +105,7 @@ public struct PlacementResponder: HTTPResponder {
             var req = PlacementRequest(
                 method: method, path: path, query: parseQuery(request.uri.query), headers: request.headers,
                 body: Array(buffer: bodyBuffer), version: version, requestID: requestID,
-                identity: identity ?? Identity(user: "", project: "", roles: []), base: "http://\(host)")
+                identity: identity ?? Identity(user: "", projectID: nil, roles: []), policy: policy, base: "http://\(host)")
             if isRoot {
                 guard method == "GET" else {
                     throw PlacementError(405, "The method specified is not allowed for this resource.", headers: [("allow", "GET")])
@@ -94,23 +140,42 @@ public struct PlacementResponder: HTTPResponder {
 
     private struct AuthFailure: Error {}
 
-    /// noauth2: `X-Auth-Token: user[:project]`; roles from `X-Roles`, or
-    /// admin for the user named admin. Only `/` is open without a token.
+    /// Who is asking. noauth2 (Placement's test and single-machine mode):
+    /// `X-Auth-Token: user[:project]`, roles from `X-Roles` (or admin for the
+    /// user named admin). keystone-headers: the headers keystonemiddleware
+    /// sets in front of Placement, trusted only with
+    /// `X-Identity-Status: Confirmed`. Either way `X-Project-Id` and
+    /// `OpenStack-System-Scope` are read as oslo.context reads them. Only `/`
+    /// is open without an identity.
     private func authenticate(_ headers: HTTPFields, isRoot: Bool) throws -> Identity? {
-        guard let token = headers[Header.authToken] else {
-            if isRoot { return nil }
-            throw AuthFailure()
+        func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+        let systemScope = header("OpenStack-System-Scope")
+        let roles: [String]?
+        let user: String
+        var project: String?
+        switch auth {
+        case .noauth2:
+            guard let token = headers[Header.authToken] else {
+                if isRoot { return nil }
+                throw AuthFailure()
+            }
+            let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            user = String(parts[0])
+            let tokenProject = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : user
+            if systemScope?.isEmpty ?? true { project = tokenProject }
+            roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
+                ?? (user == "admin" ? ["admin"] : [])
+        case .keystoneHeaders:
+            guard header("X-Identity-Status") == "Confirmed", let u = header("X-User-Id") ?? header("X-User") else {
+                if isRoot { return nil }
+                throw AuthFailure()
+            }
+            user = u
+            roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
         }
-        let parts = token.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        let user = String(parts[0])
-        let project = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : user
-        let roles: [String]
-        if let r = headers[Header.roles] {
-            roles = r.split(separator: ",").map(\.trimmed)
-        } else {
-            roles = user == "admin" ? ["admin"] : []
-        }
-        return Identity(user: user, project: project, roles: roles)
+        project = header("X-Project-Id") ?? header("X-Tenant-Id") ?? project
+        return Identity(user: user, projectID: project, roles: (roles ?? []).filter { !$0.isEmpty },
+                        systemScope: systemScope, domainID: header("X-Domain-Id"))
     }
 
     private func parseQuery(_ query: String?) -> [(String, String)] {

@@ -12,8 +12,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port = 8778
     @Option(help: "Data directory (created on first run).") var dataDir = "./data"
     @Option(help: "Largest request body accepted, in bytes (larger gets 413).") var maxBodyBytes = 1 << 20
+    @Option(help: ArgumentHelp("How callers are identified: noauth2 (the token names the user; the default on a loopback address only) or keystone-headers (trust the identity headers keystonemiddleware sets in front of this server).", valueName: "strategy"))
+    var authStrategy: String?
+    @Option(help: "A policy file (YAML or JSON, as for Placement) whose rules replace the defaults.") var policyFile: String?
+    @Flag(help: "Also honour the deprecated policy defaults (role:admin passes the service rules), as Placement with [oslo_policy] enforce_new_defaults = False.")
+    var legacyPolicyDefaults = false
+    @Option(help: "An origin allowed to make cross-origin requests (repeat for more; as Placement's [cors] allowed_origin). CORS is off without one.")
+    var corsAllowedOrigin: [String] = []
+    @Option(help: "A request header cross-origin callers may send (repeat for more; [cors] allow_headers).")
+    var corsAllowHeader: [String] = []
 
     func run() async throws {
+        let auth: AuthStrategy
+        do { auth = try AuthStrategy.resolve(authStrategy, host: host) } catch { throw ValidationError("\(error)") }
+        let policy = try PolicyEngine(PolicyConfig(
+            enforceNewDefaults: !legacyPolicyDefaults,
+            overrides: try policyFile.map { try PolicyConfig.loadOverrides(path: $0) } ?? [:]))
         let lock = try DataDirLock(dataDir)
         defer { lock.release() }
         let store = try LedgerStore(path: dataDir)
@@ -23,12 +37,13 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "placement-ledger")
         logger.logLevel = .notice
         let app = Application(
-            responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes)),
+            responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
+                                          cors: corsAllowedOrigin.isEmpty ? nil : CORSConfig(allowedOrigins: corsAllowedOrigin, allowHeaders: corsAllowHeader)),
             server: PlacementResponder.http1Server(),
             configuration: .init(address: .hostname(host, port: port), serverName: "placement-ledger"),
             logger: logger)
         let last = try store.lastSequence()
-        logger.notice("serving Placement on \(host):\(port), data in \(dataDir), log at sequence \(last)")
+        logger.notice("serving Placement on \(host):\(port) (auth \(auth.rawValue)), data in \(dataDir), log at sequence \(last)")
         // SIGTERM/SIGINT: stop accepting, finish in-flight requests, then commit what is queued.
         try await app.runService()
         writer.stop()

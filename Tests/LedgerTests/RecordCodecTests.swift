@@ -34,6 +34,20 @@ import Testing
         }
     }
 
+    @Test func generationReadsWithoutFullDecode() throws {
+        var rng = SystemRandomNumberGenerator()
+        let store = MemoryStore()
+        let views = Views(store)
+        for _ in 0..<50 {
+            let p = randomProvider(&rng)
+            try store.put(.providers, "a", p.storedBytes)
+            #expect(try views.providerGeneration("a") == p.generation)
+            try store.put(.providers, "a", JSONWriter.bytes(p.json))
+            #expect(try views.providerGeneration("a") == p.generation)
+        }
+        #expect(try views.providerGeneration("missing") == nil)
+    }
+
     @Test func otherRecordsRoundTrip() throws {
         let c = ConsumerRecord(uuid: "c", project: "p", user: "u", consumerType: nil, generation: 3,
                                allocations: ["rp1": ["VCPU": 2, "DISK_GB": -1], "rp2": [:]], created: -5, updated: 7)

@@ -16,11 +16,13 @@ final class TestServer: @unchecked Sendable {
     let writer: Writer
     let app: Application<PlacementResponder>
 
-    init(path: String = tempPath("api"), limits: RequestLimits = RequestLimits()) throws {
+    init(path: String = tempPath("api"), limits: RequestLimits = RequestLimits(), auth: AuthStrategy = .noauth2,
+         policy: PolicyConfig = PolicyConfig(), cors: CORSConfig? = nil) throws {
         store = try LedgerStore(path: path)
         let feed = CommitFeed(last: try store.lastSequence())
         writer = Writer(store: store, onCommit: { feed.publish($0) })
-        app = Application(responder: PlacementResponder(api: PlacementAPI(store: store, writer: writer, feed: feed), limits: limits))
+        app = Application(responder: PlacementResponder(api: PlacementAPI(store: store, writer: writer, feed: feed), limits: limits, auth: auth,
+                                                     policy: try PolicyEngine(policy), cors: cors))
     }
 
     deinit { writer.stop() }
@@ -34,8 +36,10 @@ final class TestServer: @unchecked Sendable {
 
         @discardableResult
         func call(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil, body: [UInt8]? = nil,
-                  version: String = "1.39", token: String? = "admin", contentType: String = "application/json") async throws -> TestResponse {
+                  version: String = "1.39", token: String? = "admin", contentType: String = "application/json",
+                  headers extra: [String: String] = [:]) async throws -> TestResponse {
             var headers: HTTPFields = [:]
+            for (k, v) in extra { headers[HTTPField.Name(k)!] = v }
             if let token { headers[HTTPField.Name("x-auth-token")!] = token }
             headers[HTTPField.Name("openstack-api-version")!] = "placement \(version)"
             var buffer: ByteBuffer?

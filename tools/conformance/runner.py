@@ -301,20 +301,32 @@ FIXTURES = {'APIFixture': api_fixture, 'AllocationFixture': allocation_fixture, 
             'SharedStorageFixture': shared_storage_fixture, 'NUMAAggregateFixture': numa_aggregate_fixture,
             'NUMANetworkFixture': numa_network_fixture, 'DeepNUMANetworkFixture': deep_numa_network_fixture,
             'NonSharedStorageFixture': non_shared_storage_fixture,
-            'NeutronQoSMultiSegmentFixture': neutron_qos_multi_segment_fixture}
+            'NeutronQoSMultiSegmentFixture': neutron_qos_multi_segment_fixture,
+            # These configure the server (see server_flags); their data is APIFixture's.
+            'SecureRBACPolicyFixture': api_fixture, 'LegacyRBACPolicyFixture': api_fixture,
+            'OpenPolicyFixture': api_fixture, 'CORSFixture': api_fixture}
 
 
-def grant_service_role(suite):
-    """Placement's own test fixture runs with the legacy policy defaults, under
-    which admin also passes the service-only rules (the reshaper). The
-    server applies the current defaults, so requests made as admin without
-    roles are sent with `x-roles: admin,service`, as a deployment's admin
-    token with both roles would be."""
-    for test in suite._tests:
-        headers = test.test_data.get('request_headers') or {}
-        lowered = {k.lower(): v for k, v in headers.items()}
-        if lowered.get('x-auth-token') == 'admin' and 'x-roles' not in lowered:
-            test.test_data['request_headers'] = dict(headers, **{'x-roles': 'admin,service'})
+def server_flags(fixtures, datadir):
+    """How Placement's fixture configures the server, as serve flags.
+
+    Placement's APIFixture runs with `enforce_new_defaults = False` (admin
+    passes the service-only rules); SecureRBACPolicyFixture turns the new
+    defaults on; OpenPolicyFixture opens every rule but admin_api with a
+    policy file; CORSFixture allows one origin and one header."""
+    flags = []
+    if 'SecureRBACPolicyFixture' not in fixtures:
+        flags.append('--legacy-policy-defaults')
+    if 'OpenPolicyFixture' in fixtures:
+        sample = subprocess.run([BIN, 'policy-sample'], capture_output=True, text=True, check=True).stdout
+        names = [line.split('"')[1] for line in sample.splitlines() if line.startswith('#"')]
+        path = os.path.join(datadir, 'open-policy.yaml')
+        with open(path, 'w') as fh:
+            fh.writelines('"%s": "@"\n' % n for n in names if n != 'admin_api')
+        flags += ['--policy-file', path]
+    if 'CORSFixture' in fixtures:
+        flags += ['--cors-allowed-origin', 'http://valid.example.com', '--cors-allow-header', 'openstack-api-version']
+    return flags
 
 
 def send_verbatim_when_refused():
@@ -402,8 +414,9 @@ def run_file(name, port, verbose, expected_failures):
         return 0, 0, 0, ['fixture %s is not emulated' % ', '.join(unknown)]
     datadir = tempfile.mkdtemp(prefix='ledger-gabbi-')
     log = open(os.path.join(datadir, 'server.log'), 'w')
+    server_env = dict(os.environ, LEDGER_SERVE_FLAGS=' '.join(server_flags(fixtures, datadir)))
     proc = subprocess.Popen([os.path.join(ROOT, 'tools', 'serve-at'), str(port), datadir + '/data'],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env)
     problems = []
     try:
         wait_ready(port, proc)
@@ -416,7 +429,6 @@ def run_file(name, port, verbose, expected_failures):
             unittest.defaultTestLoader, name.replace('-', '_'), data, GABBITS, '127.0.0.1', port,
             None, None, prefix='', handlers=[h() for h in gabbi_handlers.RESPONSE_HANDLERS],
             test_loader_name='ledger_conformance')
-        grant_service_role(suite)
         result = unittest.TestResult()
         suite.run(result)
         failed = {t.test_data['name']: err for t, err in result.failures + result.errors}

@@ -8,7 +8,7 @@ extension PlacementAPI {
         var allocs = JSONObject()
         guard let c, !c.allocations.isEmpty else { return ["allocations": .object(allocs)] }
         for rp in c.allocations.keys.sorted() {
-            let gen = try views.provider(rp)?.generation ?? 0
+            let gen = try views.providerGeneration(rp) ?? 0
             var res = JSONObject()
             for (rc, n) in c.allocations[rp]!.sorted(by: { $0.key < $1.key }) { res[rc] = .int(n) }
             allocs[rp] = .object(JSONObject([("resources", .object(res)), ("generation", .int(gen))]))

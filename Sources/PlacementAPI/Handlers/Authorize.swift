@@ -1,9 +1,8 @@
 extension PlacementRequest {
-    /// Placement's default policy for these endpoints: the admin or service
-    /// role. (Project-scoped reader rules are for the RBAC issue.)
-    func authorize(_ rule: String) throws {
-        guard identity.isAdminOrService else {
-            throw PlacementError(403, "Policy does not allow \(rule) to be performed.")
+    /// Placement's `context.can(action, target)`: 403 with Placement's words when the policy says no.
+    func authorize(_ action: String, target: [String: String]? = nil) throws {
+        guard policy.allows(action, identity, target: target) else {
+            throw PlacementError(403, "Policy does not allow \(action) to be performed.")
         }
     }
 }

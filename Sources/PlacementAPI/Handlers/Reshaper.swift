@@ -6,9 +6,7 @@ extension PlacementAPI {
     static let reshape: Handler = { api, req in
         try req.requireJSON()
         // Placement's default: the service role only (nova's report client reshapes).
-        guard req.identity.roles.contains("service") else {
-            throw PlacementError(403, "Policy does not allow placement:reshaper:reshape to be performed.")
-        }
+        try req.authorize("placement:reshaper:reshape")
         let schema = req.version.atLeast(38) ? "reshaper-1.38" : req.version.atLeast(34) ? "reshaper-1.34" : "reshaper-1.30"
         let body = try req.json(api.schemas[schema])
         let inventories = body["inventories"]!.objectValue!.pairs.map { entry in

@@ -19,10 +19,11 @@ extension PlacementAPI {
     /// by consumer type with a consumer count.
     static let totalUsages: Handler = { api, req in
         try req.checkAccept()
-        try req.authorize("placement:usages")
         let byType = req.version.atLeast(38)
         try req.validateQuery(api.schemas[byType ? "query-usages-1.38" : "query-usages-1.9"])
         let project = req.queryValue("project_id")!
+        // Readers of the project may see its usages (Placement checks after the query).
+        try req.authorize("placement:usages", target: ["project_id": project])
         let user = req.queryValue("user_id")
         let typeFilter = byType ? req.queryValue("consumer_type") : nil
         return try api.read(req) { views, seq in
