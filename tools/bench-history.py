@@ -12,10 +12,7 @@ import http.client
 import json
 import os
 import random
-import resource
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile

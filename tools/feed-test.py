@@ -9,9 +9,7 @@ Prints one line per reader and a closing "N passed, N failed" line.
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile

@@ -10,14 +10,14 @@ public func apply(_ event: Event, to views: Views) throws {
         try views.putProvider(ProviderRecord(
             uuid: uuid, name: name, generation: 0, parent: parent, root: root,
             inventories: [:], usages: [:], traits: [], aggregates: [], created: now, updated: now))
-        try views.store.put(.providerNames, name, Array(uuid.utf8))
+        try views.store.put(.providerNames, KeyPart.of(name), Array(uuid.utf8))
         if let parent { try views.store.put(.providerChildren, parent + keySep + uuid, []) }
 
     case .providerUpdated(let uuid, let name, let parent):
         guard var p = try views.provider(uuid) else { throw FoldError.missing("provider \(uuid)") }
         if p.name != name {
-            try views.store.delete(.providerNames, p.name)
-            try views.store.put(.providerNames, name, Array(uuid.utf8))
+            try views.store.delete(.providerNames, KeyPart.of(p.name))
+            try views.store.put(.providerNames, KeyPart.of(name), Array(uuid.utf8))
             p.name = name
         }
         if p.parent != parent {
@@ -36,7 +36,7 @@ public func apply(_ event: Event, to views: Views) throws {
     case .providerDeleted(let uuid):
         guard let p = try views.provider(uuid) else { throw FoldError.missing("provider \(uuid)") }
         try views.store.delete(.providers, uuid)
-        try views.store.delete(.providerNames, p.name)
+        try views.store.delete(.providerNames, KeyPart.of(p.name))
         if let parent = p.parent { try views.store.delete(.providerChildren, parent + keySep + uuid) }
         for agg in p.aggregates { try views.store.delete(.aggregates, agg + keySep + uuid) }
         for trait in p.traits { try views.store.delete(.traitProviders, trait + keySep + uuid) }
@@ -219,7 +219,7 @@ private func replaceAllocations(_ consumers: [ConsumerAllocations], bumpGenerati
 }
 
 private func adjustUsage(project: String, user: String, type: String?, by allocations: [String: [String: Int64]], sign: Int64, views: Views) throws {
-    let key = project + keySep + user + keySep + (type ?? "")
+    let key = KeyPart.of(project) + keySep + KeyPart.of(user) + keySep + (type ?? "")
     var record = try views.store.get(.usages, key).map { try views.decode(UsageRecord.self, $0) }
         ?? UsageRecord(resources: [:], consumers: 0)
     record.consumers += sign

@@ -61,7 +61,7 @@ public struct Views {
         try store.put(.providers, p.uuid, encode(p))
     }
     public func providerUUID(named name: String) throws -> String? {
-        try store.get(.providerNames, name).map { String(decoding: $0, as: UTF8.self) }
+        try store.get(.providerNames, KeyPart.of(name)).map { String(decoding: $0, as: UTF8.self) }
     }
     public func allProviders() throws -> [ProviderRecord] {
         try store.scan(.providers, prefix: "").map { try decode(ProviderRecord.self, $0.value) }
@@ -108,7 +108,7 @@ public struct Views {
     }
     /// Usage records under a project (and user), keyed by the full compound key.
     public func usages(project: String, user: String?) throws -> [(consumerType: String, record: UsageRecord)] {
-        let prefix = project + keySep + (user.map { $0 + keySep } ?? "")
+        let prefix = KeyPart.of(project) + keySep + (user.map { KeyPart.of($0) + keySep } ?? "")
         return try store.scan(.usages, prefix: prefix).map { kv in
             let parts = kv.key.split(separator: Character(keySep), omittingEmptySubsequences: false)
             return (String(parts.last ?? ""), try decode(UsageRecord.self, kv.value))

@@ -11,7 +11,8 @@ import LMDB
 /// - one database per `Table` of the projection.
 public final class LedgerStore: @unchecked Sendable {
     /// Written into `meta` at creation; a data dir of another format is refused.
-    public static let formatVersion = "1"
+    /// 2: long key parts hashed (KeyPart), the empty provider name storable.
+    public static let formatVersion = "2"
 
     public let env: Environment
     let log: Database
@@ -126,7 +127,16 @@ public final class LedgerStore: @unchecked Sendable {
     func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, in txn: Transaction,
                          then: (Views, UInt64?) throws -> Void = { _, _ in }) throws -> Result<UInt64, Rejection> {
         let views = Views(LMDBViewStore(txn: txn, dbs: dbs))
-        switch try decide(command, views: views) {
+        let decision: Result<[EventPayload], Rejection>
+        do {
+            decision = try decide(command, views: views)
+        } catch let e as LMDBError where e.isMapFull {
+            throw e
+        } catch {
+            // One command's failure (a bug, a record LMDB cannot hold) must not fail the batch around it.
+            throw FoldFailure(underlying: error)
+        }
+        switch decision {
         case .failure(let rejection):
             return .failure(rejection)
         case .success(let payloads):
@@ -136,7 +146,7 @@ public final class LedgerStore: @unchecked Sendable {
                     s += 1
                     try append(Event(seq: s, time: time, context: context, payload: payload), in: txn)
                 }
-            } catch let e as LMDBError {
+            } catch let e as LMDBError where e.isMapFull {
                 throw e
             } catch {
                 throw FoldFailure(underlying: error)
@@ -263,7 +273,7 @@ public struct IndexEntry: Hashable, Sendable {
     var prefix: [UInt8] {
         var k: [UInt8] = Array(kind.rawValue.utf8)
         k.append(0)
-        k.append(contentsOf: id.utf8)
+        k.append(contentsOf: KeyPart.of(id).utf8)
         k.append(HistoryKey.end)
         return k
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -30,9 +31,78 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 }
 
+/// Limits on connections, so one client cannot hold them all.
+public struct ConnectionLimits: Sendable {
+    /// Connections between requests (or reading one too slowly) are closed after this.
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Open connections from one client address.
+    public var perClient = 256
+    /// Request head (request line and headers) size.
+    public var maxHeaderBytes = 64 * 1024
+
+    public init(idleTimeout: TimeAmount = .seconds(60), perClient: Int = 256, maxHeaderBytes: Int = 64 * 1024) {
+        self.idleTimeout = idleTimeout
+        self.perClient = perClient
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+}
+
+/// Counts open connections per client address and closes a new one past the limit.
+final class PerClientConnections: @unchecked Sendable {
+    private let lock = NSLock()
+    private var open: [String: Int] = [:]
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func opened(_ client: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        let n = open[client, default: 0]
+        if n >= limit { return false }
+        open[client] = n + 1
+        return true
+    }
+
+    func closed(_ client: String) {
+        lock.lock(); defer { lock.unlock() }
+        let n = (open[client] ?? 1) - 1
+        open[client] = n > 0 ? n : nil
+    }
+}
+
+final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    let counts: PerClientConnections
+    private var client: String?
+
+    init(_ counts: PerClientConnections) { self.counts = counts }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        if counts.opened(address) {
+            client = address
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let client { counts.closed(client) }
+        client = nil
+    }
+}
+
 extension PlacementResponder {
-    /// Hummingbird's HTTP/1 server with the handler above in its pipeline.
-    public static func http1Server(idleTimeout: TimeAmount? = nil) -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: idleTimeout))
+    /// At most `n` open connections in all; more wait to be accepted.
+    public static func connectionCap(_ n: Int) -> any AvailableConnectionsDelegate { MaximumAvailableConnections(n) }
+
+    /// Hummingbird's HTTP/1 server with the handlers above in its pipeline.
+    public static func http1Server(limits: ConnectionLimits = ConnectionLimits()) -> HTTPServerBuilder {
+        let counts = PerClientConnections(limit: limits.perClient)
+        return .http1(configuration: .init(
+            additionalChannelHandlers: [MalformedRequestHandler(), ConnectionLimitHandler(counts)],
+            idleTimeout: limits.idleTimeout,
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes)))
     }
 }

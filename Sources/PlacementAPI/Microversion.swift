@@ -41,10 +41,17 @@ public struct Microversion: Comparable, Sendable, CustomStringConvertible {
         guard parts.count == 2 else {
             throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); not enough values to unpack (expected 2, got \(parts.count))")
         }
-        guard let major = Int(parts[0]), String(major) == parts[0] || parts[0].allSatisfy(\.isNumber) else {
+        // Python's int(): any number of digits (a sign allowed); too large for Int is simply out of range.
+        func pyInt(_ s: Substring) -> Int? {
+            let t = s.trimmed
+            let digits = t.hasPrefix("-") || t.hasPrefix("+") ? t.dropFirst() : Substring(t)
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(t) ?? (t.hasPrefix("-") ? Int.min : Int.max)
+        }
+        guard let major = pyInt(parts[0]) else {
             throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); invalid literal for int() with base 10: '\(parts[0])'")
         }
-        guard let minor = Int(parts[1]), parts[1].allSatisfy(\.isNumber) else {
+        guard let minor = pyInt(parts[1]) else {
             throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); invalid literal for int() with base 10: '\(parts[1])'")
         }
         let v = Microversion(major, minor)

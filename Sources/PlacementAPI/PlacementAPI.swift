@@ -71,7 +71,7 @@ public final class PlacementAPI: Sendable {
         case .rejected(let r):
             throw PlacementError(r)
         case .failed(let why):
-            if why.contains("MDB_MAP_FULL") || why.contains("No space left") || why.contains("ENOSPC") {
+            if why.contains("MDB_MAP_FULL") || why.contains("No space left") || why.contains("ENOSPC") || why.contains("File too large") {
                 throw PlacementError(507, "The ledger could not store the change: the disk is full. Nothing was written. (\(why))")
             }
             throw PlacementError(503, "The ledger could not store the change; nothing was written. (\(why))")

@@ -19,6 +19,17 @@ public enum JSON: Equatable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var intValue: Int64? { if case .int(let i) = self { i } else { nil } }
+    /// Any integral number as an Int64, held to Int64's range (a JSON
+    /// integer may have any number of digits; Python compares it exactly,
+    /// and beyond 64 bits every comparison Placement makes has one answer).
+    public var saturatingInt: Int64? {
+        switch self {
+        case .int(let i): i
+        case .bigInt(let s): s.hasPrefix("-") ? Int64.min : Int64.max
+        case .double(let d) where !d.isNaN: d >= 9.2e18 ? Int64.max : d <= -9.2e18 ? Int64.min : Int64(d)
+        default: nil
+        }
+    }
     public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
     public var arrayValue: [JSON]? { if case .array(let a) = self { a } else { nil } }
     public var isNull: Bool { self == .null }

@@ -21,8 +21,15 @@ struct Serve: AsyncParsableCommand {
     var corsAllowedOrigin: [String] = []
     @Option(help: "A request header cross-origin callers may send (repeat for more; [cors] allow_headers).")
     var corsAllowHeader: [String] = []
+    @Option(help: "Seconds after which a connection idle between requests, or sending a request too slowly, is closed.")
+    var idleTimeout = 60
+    @Option(help: "Open connections allowed from one client address.") var maxConnectionsPerClient = 256
+    @Option(help: "Open connections allowed in all.") var maxConnections = 4096
+    @Option(help: "Largest request line plus headers, in bytes (larger gets 400).") var maxHeaderBytes = 64 * 1024
 
     func run() async throws {
+        // A file size limit must fail the write (EFBIG -> 507), not kill the server.
+        signal(SIGXFSZ, SIG_IGN)
         let auth: AuthStrategy
         do { auth = try AuthStrategy.resolve(authStrategy, host: host) } catch { throw ValidationError("\(error)") }
         let policy = try PolicyEngine(PolicyConfig(
@@ -39,8 +46,10 @@ struct Serve: AsyncParsableCommand {
         let app = Application(
             responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
                                           cors: corsAllowedOrigin.isEmpty ? nil : CORSConfig(allowedOrigins: corsAllowedOrigin, allowHeaders: corsAllowHeader)),
-            server: PlacementResponder.http1Server(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "placement-ledger"),
+            server: PlacementResponder.http1Server(limits: ConnectionLimits(
+                idleTimeout: .seconds(Int64(idleTimeout)), perClient: maxConnectionsPerClient, maxHeaderBytes: maxHeaderBytes)),
+            configuration: .init(address: .hostname(host, port: port), serverName: "placement-ledger",
+                                 availableConnectionsDelegate: PlacementResponder.connectionCap(maxConnections)),
             logger: logger)
         let last = try store.lastSequence()
         logger.notice("serving Placement on \(host):\(port) (auth \(auth.rawValue)), data in \(dataDir), log at sequence \(last)")

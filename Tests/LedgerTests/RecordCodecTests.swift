@@ -73,3 +73,23 @@ import Testing
         #expect(throws: (any Error).self) { try ProviderRecord(stored: [BinaryRecord.tag, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) }
     }
 }
+
+/// Key parts callers choose (names, project and user ids) fit any LMDB key.
+@Suite struct KeyPartTests {
+    @Test func sha256KnownAnswers() {
+        #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array(String(repeating: "a", count: 1000).utf8))
+            == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func shortPartsStayLongOnesAreHashed() {
+        #expect(KeyPart.of("project-1") == "project-1")
+        for odd in ["", String(repeating: "x", count: 65), "a\u{0}b", "\u{1}abc", String(repeating: "é", count: 40)] {
+            let k = KeyPart.of(odd)
+            #expect(k.hasPrefix("\u{1}") && k.utf8.count == 65)
+            #expect(k == KeyPart.of(odd))
+        }
+        #expect(KeyPart.of(String(repeating: "x", count: 65)) != KeyPart.of(String(repeating: "x", count: 66)))
+    }
+}

@@ -82,3 +82,32 @@ import Testing
         }
     }
 }
+
+/// Values LMDB keys cannot hold as they are: an empty provider name, long names and ids.
+@Suite struct OddKeyTests {
+    @Test func emptyAndLongNamesAndIds() async throws {
+        let server = try TestServer()
+        try await server.run { c in
+            let empty = try await c.call(.post, "/resource_providers", json: #"{"name": ""}"#)
+            #expect(empty.status == .ok)
+            let found = try await c.call(.get, "/resource_providers?name=")
+            #expect(found.text.contains(#""name": """#))
+            #expect(try await c.call(.post, "/resource_providers", json: #"{"name": ""}"#).status == .conflict)
+            let long = String(repeating: "\u{263a}", count: 200)  // 600 bytes of UTF-8
+            let r = try await c.call(.post, "/resource_providers", json: #"{"name": "\#(long)", "uuid": "c0ffee00-0000-4000-8000-00000000000a"}"#)
+            #expect(r.status == .ok)
+            #expect(try await c.call(.get, "/resource_providers?name=" + long.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!).text.contains("c0ffee00"))
+            try await c.call(.put, "/resource_providers/c0ffee00-0000-4000-8000-00000000000a/inventories",
+                             json: #"{"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}}"#)
+            let project = String(repeating: "p", count: 255), user = String(repeating: "\u{e9}", count: 255)
+            let put = try await c.call(.put, "/allocations/c0ffee00-0000-4000-8000-00000000000b", json: """
+                {"allocations": {"c0ffee00-0000-4000-8000-00000000000a": {"resources": {"VCPU": 2}}},
+                 "project_id": "\(project)", "user_id": "\(user)", "consumer_generation": null, "consumer_type": "\(String(repeating: "T", count: 255))"}
+                """)
+            #expect(put.status == .noContent)
+            let usages = try await c.call(.get, "/usages?project_id=\(project)&user_id=" + user.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+            #expect(usages.status == .ok)
+            #expect(usages.text.contains(#""VCPU": 2"#))
+        }
+    }
+}

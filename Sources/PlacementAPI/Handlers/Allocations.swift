@@ -58,7 +58,7 @@ extension PlacementAPI {
     static func allocationConsumer(_ uuid: String, _ body: JSON, _ req: PlacementRequest) -> AllocationRequest.Consumer {
         var allocations: [(provider: String, resources: [(String, Int64)])] = []
         func resources(_ j: JSON?) -> [(String, Int64)] {
-            (j?.objectValue?.pairs ?? []).map { ($0.key, $0.value.intValue ?? Int64(($0.value.numericValue ?? 0))) }
+            (j?.objectValue?.pairs ?? []).map { ($0.key, $0.value.saturatingInt ?? 0) }
         }
         switch body["allocations"] {
         case .array(let list)?:  // before 1.12
@@ -74,8 +74,7 @@ extension PlacementAPI {
         var generation: Int64?? = .none
         if req.version.atLeast(28) {
             switch body["consumer_generation"] {
-            case .int(let g)?: generation = .some(g)
-            case .double(let d)?: generation = .some(Int64(d))
+            case let g? where !g.isNull: generation = .some(g.saturatingInt)
             default: generation = .some(nil)
             }
         }

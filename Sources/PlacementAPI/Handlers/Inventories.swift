@@ -20,13 +20,7 @@ extension PlacementAPI {
 
     /// An inventory body with Placement's defaults filled in.
     static func inventoryRecord(_ body: JSON) -> InventoryRecord {
-        func int(_ k: String, _ d: Int64) -> Int64 {
-            switch body[k] {
-            case .int(let i)?: i
-            case .double(let x)?: Int64(x)
-            default: d
-            }
-        }
+        func int(_ k: String, _ d: Int64) -> Int64 { body[k]?.saturatingInt ?? d }
         let ratio: Double = body["allocation_ratio"]?.intValue.map(Double.init) ?? {
             if case .double(let d)? = body["allocation_ratio"] { return d }
             return 1.0
@@ -36,11 +30,7 @@ extension PlacementAPI {
     }
 
     private static func generation(_ body: JSON) -> Int64 {
-        switch body["resource_provider_generation"] {
-        case .int(let i)?: i
-        case .double(let d)?: Int64(d)
-        default: -1
-        }
+        body["resource_provider_generation"]?.saturatingInt ?? -1
     }
 
     static let listInventories: Handler = { api, req in

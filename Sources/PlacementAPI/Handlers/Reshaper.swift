@@ -11,7 +11,7 @@ extension PlacementAPI {
         let body = try req.json(api.schemas[schema])
         let inventories = body["inventories"]!.objectValue!.pairs.map { entry in
             (provider: entry.key,
-             generation: entry.value["resource_provider_generation"]?.intValue ?? -1,
+             generation: entry.value["resource_provider_generation"]?.saturatingInt ?? -1,
              inventories: (entry.value["inventories"]?.objectValue?.pairs ?? []).map { ($0.key, inventoryRecord($0.value)) })
         }
         let consumers = body["allocations"]!.objectValue!.pairs.map { allocationConsumer($0.key, $0.value, req) }

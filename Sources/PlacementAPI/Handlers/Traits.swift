@@ -87,7 +87,7 @@ extension PlacementAPI {
         let body = try req.json(api.schemas["traits-put"])
         let traits = body["traits"]!.arrayValue!.compactMap(\.stringValue)
         _ = try api.read { views, _ in try provider(views, uuid) }
-        let generation = body["resource_provider_generation"]?.intValue ?? -1
+        let generation = body["resource_provider_generation"]?.saturatingInt ?? -1
         let (seq, p) = try await api.write(.setProviderTraits(provider: uuid, generation: generation, traits: traits), req) { views in
             try views.provider(uuid)!
         }
@@ -123,7 +123,7 @@ extension PlacementAPI {
         let withGeneration = req.version.atLeast(19)
         let body = try req.json(api.schemas[withGeneration ? "aggregates-put-1.19" : "aggregates-put-1.1"])
         let list = (withGeneration ? body["aggregates"] : body)?.arrayValue?.compactMap(\.stringValue) ?? []
-        let generation = withGeneration ? (body["resource_provider_generation"]?.intValue ?? -1) : nil
+        let generation = withGeneration ? (body["resource_provider_generation"]?.saturatingInt ?? -1) : nil
         let (seq, p) = try await api.write(.setProviderAggregates(provider: uuid, generation: generation, aggregates: list), req) { views in
             try views.provider(uuid)!
         }
