@@ -17,14 +17,16 @@ its limit while another address is still served.
 usage: tools/hostile-test.py
 """
 import json
+import os
 import select
+import subprocess
 import socket
 import time
 import sys
 import tempfile
 import uuid
 
-from ledger_tools import binary, check_verify, report, serve
+from ledger_tools import binary, check_verify, free_port, report, serve
 
 BIN = binary()
 
@@ -161,6 +163,27 @@ def connection_abuse(port):
     return problems
 
 
+def start_refusals(datadir):
+    """A second server on the same data dir, and a truncated copy of it, must not start, and must say why."""
+    problems = []
+    second = subprocess.run([BIN, 'serve', '--port', str(free_port()), '--data-dir', datadir],
+                            capture_output=True, text=True, timeout=30)
+    refused = second.returncode != 0 and 'already in use' in second.stderr
+    if not refused:
+        problems.append('a second server on the same data dir: exit %s, %r' % (second.returncode, second.stderr[-300:]))
+    print('%-36s %s' % ('second server, same data dir', 'refused' if refused else 'STARTED'), flush=True)
+    copy = datadir + '-truncated'
+    os.makedirs(copy)
+    with open(datadir + '/data.mdb', 'rb') as src, open(copy + '/data.mdb', 'wb') as dst:
+        dst.write(src.read(8192 * 2))
+    cut = subprocess.run([BIN, 'serve', '--port', str(free_port()), '--data-dir', copy], capture_output=True, text=True, timeout=30)
+    refused = cut.returncode != 0 and 'truncated' in cut.stderr
+    if not refused:
+        problems.append('a truncated data.mdb: exit %s, %r' % (cut.returncode, cut.stderr[-300:]))
+    print('%-36s %s' % ('truncated data.mdb', 'refused' if refused else 'STARTED'), flush=True)
+    return problems
+
+
 def main():
     root = tempfile.mkdtemp(prefix='ledger-hostile-')
     datadir = root + '/data'
@@ -189,6 +212,7 @@ def main():
                 break
             print('%-36s %s' % (name, status), flush=True)
         failures += connection_abuse(port)
+        failures += start_refusals(datadir)
     finally:
         proc.terminate()
         code = proc.wait(timeout=30)

@@ -39,6 +39,16 @@ public final class Environment: @unchecked Sendable {
             // Never shrink below what is on disk: a data dir can be larger than the default.
             var info = MDB_envinfo()
             mdb_env_info(env, &info)
+            // A file shorter than the pages its meta page says are in use was
+            // truncated (a bad copy, a full disk in another tool): reading it
+            // would fault on the missing pages, so refuse it here.
+            var dbStat = MDB_stat()
+            mdb_env_stat(env, &dbStat)
+            let needed = (UInt64(info.me_last_pgno) + 1) * UInt64(dbStat.ms_psize)
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int,
+               UInt64(size) < needed {
+                throw LMDBError.truncated(size: UInt64(size), needed: needed)
+            }
             let current = Int(info.me_mapsize)
             let want = max(current, mapSize)
             if want != current { try check(mdb_env_set_mapsize(env, want)) }

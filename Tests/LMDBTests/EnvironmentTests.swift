@@ -9,6 +9,27 @@ func tempDir(_ name: String = "lmdb") -> String {
 }
 
 @Suite struct EnvironmentTests {
+    @Test func aTruncatedFileIsRefusedAtOpen() throws {
+        let path = tempDir()
+        do {
+            let env = try Environment(path: path)
+            let db = try env.database("t")
+            try env.write { txn in
+                for i in 0..<5000 { try txn.put(db, Array("key-\(i)".utf8), [UInt8](repeating: 7, count: 100)) }
+            }
+            env.close()
+        }
+        let file = path + "/data.mdb"
+        let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int
+        #expect(truncate(file, off_t(size / 2)) == 0)
+        #expect {
+            _ = try Environment(path: path)
+        } throws: { error in
+            guard let e = error as? LMDBError else { return false }
+            return e.isInvalid && e.description.contains("truncated")
+        }
+    }
+
     @Test func putGetScanDelete() throws {
         let env = try Environment(path: tempDir())
         let db = try env.database("t")
