@@ -8,12 +8,19 @@ import LMDB
 /// of a record as of sequence N is then the previous value stored by the
 /// first change after N, or the current value if nothing changed it after N:
 /// one B-tree seek, whatever the depth. Which keys existed at N (for scans)
-/// comes from their lifetimes: (table, key, created) -> deleted.
+/// follows from the same log: a key that ever existed is either current or
+/// has an undo entry, so an as-of scan looks at the current keys and the
+/// keys of the undo log under the prefix (one seek per key, skipping its
+/// versions), and keeps those whose value as of N exists.
 ///
 /// Why not checkpoints every K events: a checkpoint copies the whole
 /// projection, so a million events would hold a million/K copies of every
 /// provider, and an as-of read would still fold up to K events. The undo log
 /// stores only what changed, and reads cost a seek per record.
+///
+/// Earlier builds also kept a `lifetimes` table (table, key, created) ->
+/// deleted; it said nothing the undo log does not, and each write paid for
+/// it with random B-tree pages, so it is no longer written or read.
 enum HistoryKey {
     static let end: UInt8 = 0xFF  // never in UTF-8, so it ends a key unambiguously
 
@@ -44,13 +51,11 @@ enum HistoryKey {
 final class RecordingViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
-    let lifetimes: Database
     var seq: UInt64 = 0
 
-    init(base: LMDBViewStore, history: Database, lifetimes: Database) {
+    init(base: LMDBViewStore, history: Database) {
         self.base = base
         self.history = history
-        self.lifetimes = lifetimes
     }
 
     func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
@@ -68,20 +73,12 @@ final class RecordingViewStore: ViewStore {
         let old = try base.get(table, key)
         if old == value { return }
         try remember(table, key, old: old)
-        if old == nil { try base.txn.put(lifetimes, HistoryKey.versioned(table, key, seq), LedgerStore.key(0)) }
         try base.put(table, key, value)
     }
 
     func delete(_ table: Table, _ key: String) throws {
         guard let old = try base.get(table, key) else { return }
         try remember(table, key, old: old)
-        // Close the current lifetime (the last one of this key).
-        var current: [UInt8]?
-        try base.txn.scan(lifetimes, prefix: HistoryKey.prefix(table, key), reverse: true) { k, _ in
-            current = Array(k)
-            return false
-        }
-        if let current { try base.txn.put(lifetimes, current, LedgerStore.key(seq)) }
         try base.delete(table, key)
     }
 }
@@ -91,7 +88,6 @@ final class RecordingViewStore: ViewStore {
 struct AsOfViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
-    let lifetimes: Database
     let sequence: UInt64
 
     func get(_ table: Table, _ key: String) throws -> [UInt8]? {
@@ -106,15 +102,23 @@ struct AsOfViewStore: ViewStore {
     }
 
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
-        var keys: [String] = []
+        var keys = Set(try base.scan(table, prefix: prefix).map(\.key))
         let tableLength = table.rawValue.utf8.count
-        try base.txn.scan(lifetimes, prefix: Array(table.rawValue.utf8) + [0] + Array(prefix.utf8)) { k, v in
-            guard let (key, created) = HistoryKey.parse(k, tableLength: tableLength) else { return true }
-            let deleted = LedgerStore.seq(v)
-            if created <= sequence && (deleted == 0 || deleted > sequence) { keys.append(key) }
-            return true
+        let start = Array(table.rawValue.utf8) + [0] + Array(prefix.utf8)
+        var from = start
+        while true {
+            var next: String?
+            try base.txn.scan(history, prefix: start, from: from) { k, _ in
+                next = HistoryKey.parse(k, tableLength: tableLength)?.key
+                return false
+            }
+            guard let key = next else { break }
+            keys.insert(key)
+            // Past every version of this key: its prefix, then more than any sequence.
+            from = HistoryKey.prefix(table, key) + [UInt8](repeating: 0xFF, count: 9)
         }
-        return try keys.compactMap { k in try get(table, k).map { (k, $0) } }
+        let ordered = keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return try ordered.compactMap { k in try get(table, k).map { (k, $0) } }
     }
 
     func put(_ table: Table, _ key: String, _ value: [UInt8]) throws { throw AsOfError.readOnly }

@@ -18,7 +18,8 @@ public final class LedgerStore: @unchecked Sendable {
     let log: Database
     let meta: Database
     let dbs: [Table: Database]
-    /// The undo log and key lifetimes behind as-of reads (History.swift).
+    /// The undo log behind as-of reads (History.swift); `lifetimes` is only
+    /// opened so data dirs written by earlier builds keep their layout.
     let history: Database
     let lifetimes: Database
     /// time (µs, big-endian) + sequence -> "": the event at or before an instant.
@@ -188,7 +189,7 @@ public final class LedgerStore: @unchecked Sendable {
         for entry in try indexEntries(event, before: Views(base)) {
             try txn.put(eventIndex, entry.key(event.seq), [])
         }
-        let recorder = RecordingViewStore(base: base, history: history, lifetimes: lifetimes)
+        let recorder = RecordingViewStore(base: base, history: history)
         recorder.seq = event.seq
         try apply(event, to: Views(recorder))
     }
