@@ -221,8 +221,9 @@ public enum CandidateSearch {
             // A group without resources (1.36 same_subtree) matches nothing
             // unless it names traits or aggregates, as in Placement.
             if g.resources.isEmpty && !hasFilter { return [] }
+            let holders = withResource.mapValues { Set($0.map(\.uuid)) }
             let matches: [ProviderRecord] = list.filter { p in
-                for (rc, _) in g.resources where !(withResource[rc]!.contains { $0.uuid == p.uuid }) { return false }
+                for (rc, _) in g.resources where !holders[rc]!.contains(p.uuid) { return false }
                 if !g.requiredTraits.isEmpty && !hasAll(Set(p.traits), g.requiredTraits) { return false }
                 if !g.memberOf.isEmpty && !inAggregates.contains(p.uuid) { return false }
                 if !g.forbiddenAggregates.isDisjoint(with: p.aggregates) { return false }

@@ -148,8 +148,7 @@ public struct PlacementResponder: HTTPResponder {
     /// `OpenStack-System-Scope` are read as oslo.context reads them. Only `/`
     /// is open without an identity.
     private func authenticate(_ headers: HTTPFields, isRoot: Bool) throws -> Identity? {
-        func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
-        let systemScope = header("OpenStack-System-Scope")
+        let systemScope = headers[Header.systemScope]
         let roles: [String]?
         let user: String
         var project: String?
@@ -166,16 +165,16 @@ public struct PlacementResponder: HTTPResponder {
             roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
                 ?? (user == "admin" ? ["admin"] : [])
         case .keystoneHeaders:
-            guard header("X-Identity-Status") == "Confirmed", let u = header("X-User-Id") ?? header("X-User") else {
+            guard headers[Header.identityStatus] == "Confirmed", let u = headers[Header.userID] ?? headers[Header.user] else {
                 if isRoot { return nil }
                 throw AuthFailure()
             }
             user = u
             roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
         }
-        project = header("X-Project-Id") ?? header("X-Tenant-Id") ?? project
+        project = headers[Header.projectID] ?? headers[Header.tenantID] ?? project
         return Identity(user: user, projectID: project, roles: (roles ?? []).filter { !$0.isEmpty },
-                        systemScope: systemScope, domainID: header("X-Domain-Id"))
+                        systemScope: systemScope, domainID: headers[Header.domainID])
     }
 
     private func parseQuery(_ query: String?) -> [(String, String)] {

@@ -82,6 +82,13 @@ enum Header {
     static let asOf = HTTPField.Name("X-Ledger-As-Of")!
     static let authToken = HTTPField.Name("X-Auth-Token")!
     static let roles = HTTPField.Name("X-Roles")!
+    static let systemScope = HTTPField.Name("OpenStack-System-Scope")!
+    static let identityStatus = HTTPField.Name("X-Identity-Status")!
+    static let userID = HTTPField.Name("X-User-Id")!
+    static let user = HTTPField.Name("X-User")!
+    static let projectID = HTTPField.Name("X-Project-Id")!
+    static let tenantID = HTTPField.Name("X-Tenant-Id")!
+    static let domainID = HTTPField.Name("X-Domain-Id")!
 }
 
 /// RFC 7231 date (`Sun, 29 Nov 2026 18:00:00 GMT`) of a ledger timestamp.
