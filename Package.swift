@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "placement-ledger", targets: ["placement-ledger"]),
+        // For tools/benchmarks, a package of its own.
+        .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "LedgerStore", targets: ["LedgerStore"]),
+        .library(name: "PlacementJSON", targets: ["PlacementJSON"]),
+        .library(name: "PlacementAPI", targets: ["PlacementAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

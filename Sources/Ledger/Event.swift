@@ -79,10 +79,18 @@ public struct Event: Codable, Equatable, Sendable {
         try payload.encode(to: c.superEncoder(forKey: .payload))
     }
 
-    /// The stored form (sorted keys, so equal events are equal bytes).
-    public func encoded() throws -> [UInt8] { Array(try eventEncoder.encode(self)) }
+    /// The stored form (sorted keys, so equal events are equal bytes), by
+    /// `EventCodec`. The `Codable` conformance reads and writes the same JSON
+    /// (earlier builds stored events through it).
+    public func encoded() throws -> [UInt8] { EventCodec.encode(self) }
     /// Reads the stored form.
-    public static func decoded(_ bytes: some Collection<UInt8>) throws -> Event {
+    public static func decoded(_ raw: UnsafeRawBufferPointer) throws -> Event { try EventCodec.decode(raw) }
+    public static func decoded(_ bytes: [UInt8]) throws -> Event {
+        try bytes.withUnsafeBytes { try EventCodec.decode($0) }
+    }
+    /// Through Foundation's JSON coders, as earlier builds stored events.
+    public func encodedWithFoundation() throws -> [UInt8] { Array(try eventEncoder.encode(self)) }
+    public static func decodedWithFoundation(_ bytes: [UInt8]) throws -> Event {
         try JSONDecoder().decode(Event.self, from: Data(bytes))
     }
 }

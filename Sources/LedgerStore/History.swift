@@ -52,6 +52,8 @@ final class RecordingViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
     var seq: UInt64 = 0
+    /// Provider and consumer records this event changed.
+    private var changedRecords: Set<String> = []
 
     init(base: LMDBViewStore, history: Database) {
         self.base = base
@@ -61,7 +63,11 @@ final class RecordingViewStore: ViewStore {
     func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] { try base.scan(table, prefix: prefix) }
 
+    /// Whether the event being folded changed this provider or consumer record.
+    func changed(_ table: Table, _ key: String) -> Bool { changedRecords.contains(table.rawValue + keySep + key) }
+
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
+        if table == .providers || table == .consumers { changedRecords.insert(table.rawValue + keySep + key) }
         let k = HistoryKey.versioned(table, key, seq)
         // Only the first change of a record within an event holds its value before the event.
         if try base.txn.get(history, k) == nil {

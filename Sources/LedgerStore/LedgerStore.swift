@@ -26,20 +26,17 @@ public final class LedgerStore: @unchecked Sendable {
     let timeIndex: Database
     /// kind \0 id 0xFF sequence -> "": events by consumer, provider, project, user, class, type.
     let eventIndex: Database
-    /// Whether appends keep the undo log and indexes (not for verify's scratch fold).
-    let keepsHistory: Bool
     public let path: String
 
     /// Opens or creates the data dir at `path`.
-    /// - Parameter durable: false only for scratch folds (verify).
-    public init(path: String, readOnly: Bool = false, durable: Bool = true, mapSize: Int = 1 << 30, keepsHistory: Bool = true) throws {
+    public init(path: String, readOnly: Bool = false, mapSize: Int = 1 << 30) throws {
         let fm = FileManager.default
         if !readOnly { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) }
         guard fm.fileExists(atPath: path) else { throw StoreError.noDataDir(path) }
         self.path = path
         do {
             env = try Environment(path: path, mapSize: mapSize, maxDatabases: Table.allCases.count + 8,
-                                  readOnly: readOnly, durable: durable)
+                                  readOnly: readOnly)
         } catch let e as LMDBError where e.isInvalid {
             throw StoreError.notALedger(path, e.description)
         }
@@ -52,7 +49,6 @@ public final class LedgerStore: @unchecked Sendable {
         lifetimes = try env.database("lifetimes", create: !readOnly)
         timeIndex = try env.database("timeIndex", create: !readOnly)
         eventIndex = try env.database("eventIndex", create: !readOnly)
-        self.keepsHistory = keepsHistory
         let format = try env.read { try $0.get(meta, Array("format".utf8)) }
         if let format {
             let f = String(decoding: format, as: UTF8.self)
@@ -181,17 +177,18 @@ public final class LedgerStore: @unchecked Sendable {
     func append(_ event: Event, in txn: Transaction) throws {
         try txn.put(log, LedgerStore.key(event.seq), event.encoded(), append: true)
         let base = LMDBViewStore(txn: txn, dbs: dbs)
-        guard keepsHistory else {
-            try apply(event, to: Views(base))
-            return
-        }
         try txn.put(timeIndex, LedgerStore.key(UInt64(max(0, event.time))) + LedgerStore.key(event.seq), [])
-        for entry in try indexEntries(event, before: Views(base)) {
-            try txn.put(eventIndex, entry.key(event.seq), [])
-        }
+        let entries = try indexEntries(event, before: Views(base))
         let recorder = RecordingViewStore(base: base, history: history)
         recorder.seq = event.seq
         try apply(event, to: Views(recorder))
+        for entry in entries {
+            // An event that changed the provider's or consumer's record is
+            // found through that record's undo-log key (`sequences`); an index
+            // entry for it would only cost another random B-tree page.
+            if let table = entry.recordTable, recorder.changed(table, entry.id) { continue }
+            try txn.put(eventIndex, entry.key(event.seq), [])
+        }
     }
 
     /// What an event is indexed under: the consumers and providers it
@@ -241,12 +238,15 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// Every view record and the last sequence, from one read snapshot.
     func snapshot() throws -> (views: [Table: [(key: String, value: [UInt8])]], last: UInt64) {
-        try env.read { txn in
-            let store = LMDBViewStore(txn: txn, dbs: dbs)
-            var out: [Table: [(key: String, value: [UInt8])]] = [:]
-            for t in Table.allCases { out[t] = try store.scan(t, prefix: "") }
-            return (out, try lastSequence(txn))
-        }
+        try env.read { txn in (try views(in: txn), try lastSequence(txn)) }
+    }
+
+    /// Every view record in `txn`'s snapshot.
+    func views(in txn: Transaction) throws -> [Table: [(key: String, value: [UInt8])]] {
+        let store = LMDBViewStore(txn: txn, dbs: dbs)
+        var out: [Table: [(key: String, value: [UInt8])]] = [:]
+        for t in Table.allCases { out[t] = try store.scan(t, prefix: "") }
+        return out
     }
 }
 
@@ -281,6 +281,18 @@ public struct IndexEntry: Hashable, Sendable {
 
     /// The index key of this entry for one event.
     func key(_ seq: UInt64) -> [UInt8] { prefix + LedgerStore.key(seq) }
+
+    /// The view table whose undo log also indexes events under this entry:
+    /// every event that changed a provider's or a consumer's record.
+    var recordTable: Table? {
+        // Record keys are uuids; a longer id names no record (and could not be an LMDB key).
+        guard id.utf8.count <= KeyPart.limit else { return nil }
+        return switch kind {
+        case .provider: .providers
+        case .consumer: .consumers
+        default: nil
+        }
+    }
 }
 
 /// Why a data dir cannot be used.

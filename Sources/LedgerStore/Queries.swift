@@ -31,16 +31,43 @@ extension LedgerStore {
         try rawEvent(sequence).map { try Event.decoded($0).time }
     }
 
-    /// Sequence numbers of the events indexed under `entry`, after `after`, oldest first.
+    /// Sequence numbers of the events indexed under `entry`, after `after`,
+    /// oldest first. Events that changed a provider's or consumer's record
+    /// are found by its undo-log keys, the others by the event index.
     public func sequences(_ entry: IndexEntry, after: UInt64 = 0, limit: Int = .max) throws -> [UInt64] {
         try env.read { txn in
-            let prefix = entry.prefix
-            var out: [UInt64] = []
-            try txn.scan(eventIndex, prefix: prefix, from: prefix + LedgerStore.key(after &+ 1)) { k, _ in
-                out.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
-                return out.count < limit
+            func scan(_ db: Database, _ prefix: [UInt8]) throws -> [UInt64] {
+                var out: [UInt64] = []
+                try txn.scan(db, prefix: prefix, from: prefix + LedgerStore.key(after &+ 1)) { k, _ in
+                    out.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
+                    return out.count < limit
+                }
+                return out
             }
-            return out
+            let indexed = try scan(eventIndex, entry.prefix)
+            guard let table = entry.recordTable else { return indexed }
+            let changed = try scan(history, HistoryKey.prefix(table, entry.id))
+            // Both are ascending; data dirs of earlier builds hold some events in both.
+            var merged: [UInt64] = []
+            merged.reserveCapacity(min(limit, indexed.count + changed.count))
+            var a = indexed.makeIterator(), b = changed.makeIterator()
+            var x = a.next(), y = b.next()
+            while merged.count < limit, x != nil || y != nil {
+                let next: UInt64
+                if let xv = x, let yv = y {
+                    next = min(xv, yv)
+                    if xv == next { x = a.next() }
+                    if yv == next { y = b.next() }
+                } else if let xv = x {
+                    next = xv
+                    x = a.next()
+                } else {
+                    next = y!
+                    y = b.next()
+                }
+                merged.append(next)
+            }
+            return merged
         }
     }
 
@@ -56,7 +83,9 @@ extension LedgerStore {
     /// Whether event `sequence` is indexed under `entry`.
     public func isIndexed(_ entry: IndexEntry, _ sequence: UInt64) throws -> Bool {
         try env.read { txn in
-            try txn.get(eventIndex, entry.key(sequence)) != nil
+            if try txn.get(eventIndex, entry.key(sequence)) != nil { return true }
+            guard let table = entry.recordTable else { return false }
+            return try txn.get(history, HistoryKey.versioned(table, entry.id, sequence)) != nil
         }
     }
 }

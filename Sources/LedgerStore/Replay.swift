@@ -51,21 +51,30 @@ public enum LogFold {
         return count
     }
 
-    /// Folds the whole log of `store` from scratch (in a scratch environment)
-    /// and compares every table with the stored views. Returns the number of
-    /// events checked and every difference found.
+    /// Folds the whole log of `store` from scratch, in memory, and compares
+    /// every table with the stored views. The views and the log are read
+    /// from one snapshot, so a running server's data dir can be verified.
+    /// Returns the number of events checked and every difference found.
     public static func verify(_ store: LedgerStore, progress: (UInt64, UInt64) -> Void = { _, _ in })
         throws -> (events: UInt64, differences: [String])
     {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("placement-ledger-verify-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let fresh = try LedgerStore(path: scratch, durable: false, keepsHistory: false)
-        // Take the stored views and the log from one snapshot of the source.
-        let (stored, last) = try store.snapshot()
-        let count = try fold(store, into: fresh, target: .sequence(last), progress: progress)
-        let folded = try fresh.dumpViews()
-        return (count, compare(stored: stored, folded: folded))
+        try store.env.read { txn in
+            let stored = try store.views(in: txn)
+            let total = try store.lastSequence(txn)
+            let memory = MemoryViewStore()
+            let views = Views(memory)
+            var count: UInt64 = 0
+            try txn.scan(store.log) { _, v in
+                try apply(try Event.decoded(v), to: views)
+                count += 1
+                if count % UInt64(chunk) == 0 { progress(count, total) }
+                return true
+            }
+            progress(count, total)
+            var folded: [Table: [(key: String, value: [UInt8])]] = [:]
+            for t in Table.allCases { folded[t] = memory.records(t).map { ($0.key, $0.value) } }
+            return (count, compare(stored: stored, folded: folded))
+        }
     }
 
     static func compare(stored: [Table: [(key: String, value: [UInt8])]],
@@ -75,7 +84,8 @@ public enum LogFold {
             // Records written in an earlier stored form compare by content.
             let a = Dictionary((stored[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
             let b = Dictionary((folded[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
-            for key in Set(a.keys).union(b.keys).sorted() {
+            let differing = a.keys.filter { a[$0] != b[$0] } + b.keys.filter { a[$0] == nil }
+            for key in differing.sorted() {
                 let shown = key.replacingOccurrences(of: keySep, with: "/")
                 switch (a[key], b[key]) {
                 case (let x?, let y?) where x != y:

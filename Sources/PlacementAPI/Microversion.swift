@@ -25,6 +25,8 @@ public struct Microversion: Comparable, Sendable, CustomStringConvertible {
     /// minimum, `latest` the maximum; a malformed value is 400 and one out of
     /// range 406.
     static func negotiate(_ headerValues: [String]) throws -> Microversion {
+        // What clients send on nearly every request: one `placement 1.N`.
+        if headerValues.count == 1, let v = plain(headerValues[0]) { return v }
         // The header may list several services: "placement 1.2, compute 2.1".
         var wanted: String?
         for value in headerValues {
@@ -55,9 +57,27 @@ public struct Microversion: Comparable, Sendable, CustomStringConvertible {
             throw PlacementError(400, "Invalid microversion: invalid version string: \(wanted); invalid literal for int() with base 10: '\(parts[1])'")
         }
         let v = Microversion(major, minor)
-        guard v >= .min && v <= .max else {
+        guard v.isServed else {
             throw PlacementError(406, "Invalid microversion: Unacceptable version header: \(wanted)")
         }
         return v
+    }
+
+    var isServed: Bool { self >= .min && self <= .max }
+
+    /// `placement 1.N` exactly (N of one to three digits, served), else nil
+    /// and the general negotiation decides.
+    private static func plain(_ value: String) -> Microversion? {
+        var u = value.utf8[...]
+        let prefix = "placement 1.".utf8
+        guard u.count > prefix.count, u.count <= prefix.count + 3, u.starts(with: prefix) else { return nil }
+        u = u.dropFirst(prefix.count)
+        var minor = 0
+        for b in u {
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            minor = minor * 10 + Int(b - 0x30)
+        }
+        let v = Microversion(1, minor)
+        return v.isServed ? v : nil
     }
 }

@@ -1,10 +1,11 @@
 import PlacementJSON
 
 /// The request-body and query-string schemas of schemas/requests/, parsed once.
-final class Schemas: Sendable {
+/// Public for the micro-benchmarks (tools/benchmarks).
+public final class Schemas: Sendable {
     private let byName: [String: Schema]
 
-    init() {
+    public init() {
         var out: [String: Schema] = [:]
         for (path, text) in EmbeddedSchemas.files where path.hasPrefix("requests/") {
             let name = String(path.dropFirst("requests/".count).dropLast(".json".count))
@@ -14,7 +15,7 @@ final class Schemas: Sendable {
         byName = out
     }
 
-    subscript(_ name: String) -> Schema {
+    public subscript(_ name: String) -> Schema {
         guard let s = byName[name] else { fatalError("no schema named \(name) in schemas/requests") }
         return s
     }

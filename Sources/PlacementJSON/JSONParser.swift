@@ -127,31 +127,12 @@ public struct JSONParser {
                 guard i < bytes.count else { throw fail("Unterminated string starting at", at: start) }
                 let e = bytes[i]
                 i += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var code = try hex4()
-                    if code >= 0xD800 && code < 0xDC00, i + 1 < bytes.count, bytes[i] == 0x5C, bytes[i + 1] == UInt8(ascii: "u") {
-                        let save = i
-                        i += 2
-                        let low = try hex4()
-                        if low >= 0xDC00 && low < 0xE000 {
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            i = save
-                        }
-                    }
-                    // A lone surrogate cannot be UTF-8: keep the replacement character.
-                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default:
+                if let simple = JSONEscapes.simple(e) {
+                    out.append(simple)
+                } else if e == UInt8(ascii: "u") {
+                    guard let scalar = JSONEscapes.unicode(bytes, &i) else { throw fail("Invalid \\uXXXX escape") }
+                    out.append(contentsOf: String(Character(scalar)).utf8)
+                } else {
                     throw fail("Invalid \\escape", at: i - 2)
                 }
             } else {
@@ -160,24 +141,6 @@ public struct JSONParser {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    private mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw fail("Invalid \\uXXXX escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
-            let d: UInt32
-            switch b {
-            case 0x30...0x39: d = UInt32(b - 0x30)
-            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
-            default: throw fail("Invalid \\uXXXX escape")
-            }
-            v = v * 16 + d
-            i += 1
-        }
-        return v
     }
 
     private mutating func array(depth: Int) throws(JSONParseError) -> JSON {

@@ -4,7 +4,8 @@ import PlacementJSON
 extension PlacementAPI {
     /// GET /allocations/{consumer_uuid}: the dict format at every version;
     /// project and user from 1.12, consumer generation from 1.28, type from 1.38.
-    static func consumerAllocationsJSON(_ c: ConsumerRecord?, _ views: Views, _ req: PlacementRequest) throws -> JSON {
+    /// Public for the micro-benchmarks (tools/benchmarks).
+    public static func consumerAllocationsJSON(_ c: ConsumerRecord?, _ views: Views, version: Microversion) throws -> JSON {
         var allocs = JSONObject()
         guard let c, !c.allocations.isEmpty else { return ["allocations": .object(allocs)] }
         for rp in c.allocations.keys.sorted() {
@@ -14,11 +15,11 @@ extension PlacementAPI {
             allocs[rp] = .object(JSONObject([("resources", .object(res)), ("generation", .int(gen))]))
         }
         var o = JSONObject([("allocations", .object(allocs))])
-        if req.version.atLeast(12) {
+        if version.atLeast(12) {
             o["project_id"] = .string(c.project)
             o["user_id"] = .string(c.user)
-            if req.version.atLeast(28) { o["consumer_generation"] = .int(c.generation) }
-            if req.version.atLeast(38) { o["consumer_type"] = .string(c.consumerType ?? "unknown") }
+            if version.atLeast(28) { o["consumer_generation"] = .int(c.generation) }
+            if version.atLeast(38) { o["consumer_type"] = .string(c.consumerType ?? "unknown") }
         }
         return .object(o)
     }
@@ -28,7 +29,7 @@ extension PlacementAPI {
         try req.authorize("placement:allocations:list")
         return try api.read(req) { views, seq in
             let c = try views.consumer(req.param("consumer_uuid"))
-            return .json(try consumerAllocationsJSON(c, views, req), sequence: seq, lastModified: c?.updated ?? nowMicros())
+            return .json(try consumerAllocationsJSON(c, views, version: req.version), sequence: seq, lastModified: c?.updated ?? nowMicros())
         }
     }
 

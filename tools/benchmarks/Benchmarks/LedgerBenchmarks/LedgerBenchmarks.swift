@@ -1,0 +1,143 @@
+import Benchmark
+import Foundation
+import Ledger
+import LedgerStore
+import PlacementAPI
+import PlacementJSON
+
+// The hot paths of one PUT and one GET /allocations/{c}, each alone:
+// decide and apply, the event's stored form both ways, schema validation of
+// the body, the GET's JSON, and a durable group commit of N writes. The
+// numbers say where a request's time goes; alloc-bench says what a client
+// sees end to end.
+
+let context = EventContext(requestID: "req-7f1c1e4e-52ad-4bc4-9d8d-2f0b3a1c2d3e",
+                           actor: Actor(user: "nova", project: "service"), microversion: "1.38")
+let providers = (0..<200).map { String(format: "5a1b2c3d-0000-4000-8000-%012d", $0) }
+
+func consumerUUID(_ n: Int) -> String { String(format: "c0ffee00-0000-4000-8000-%012d", n) }
+
+/// A PUT /allocations/{c} at 1.38 for a new consumer on one or two providers.
+func putCommand(_ n: Int) -> Command {
+    var allocations: [(provider: String, resources: [(String, Int64)])] = [
+        (providers[n % providers.count], [("VCPU", 2), ("MEMORY_MB", 2048)]),
+    ]
+    if n % 2 == 0 { allocations.append((providers[(n * 7 + 3) % providers.count], [("DISK_GB", 20)])) }
+    return .setAllocations(AllocationRequest(consumers: [
+        .init(uuid: consumerUUID(n), project: "p-\(n % 50)", user: "u-\(n % 20)", generation: .some(nil),
+              consumerType: "INSTANCE", allocations: allocations),
+    ], origin: .put))
+}
+
+/// Providers with room for every benchmark's allocations.
+func setupCommands() -> [Command] {
+    providers.flatMap { rp -> [Command] in
+        [.createProvider(uuid: rp, name: "host-\(rp.suffix(6))", parent: nil),
+         .setInventories(provider: rp, generation: 0, inventories: [
+            ("VCPU", InventoryRecord(total: 1_000_000, allocationRatio: 16)),
+            ("MEMORY_MB", InventoryRecord(total: 1_000_000_000)),
+            ("DISK_GB", InventoryRecord(total: 10_000_000)),
+         ], reservedMayEqualTotal: false)]
+    }
+}
+
+/// Decides and applies commands in memory, as the writer does.
+final class MemoryLedger {
+    let views = Views(MemoryViewStore())
+    var seq: UInt64 = 0
+    func run(_ c: Command) throws {
+        guard case .success(let payloads) = try decide(c, views: views) else { fatalError("refused: \(c)") }
+        for p in payloads {
+            seq += 1
+            try apply(Event(seq: seq, time: Int64(seq), context: context, payload: p), to: views)
+        }
+    }
+}
+
+let allocationEvent = Event(seq: 123_456, time: 1_764_000_000_000_000, context: context, payload: .allocationsReplaced(consumers: [
+    ConsumerAllocations(consumer: consumerUUID(1), project: "p-1", user: "u-1", consumerType: "INSTANCE", allocations: [
+        providers[1]: ["VCPU": 2, "MEMORY_MB": 2048], providers[10]: ["DISK_GB": 20],
+    ]),
+]))
+
+let putBody = Array("""
+    {"allocations": {"\(providers[1])": {"resources": {"VCPU": 2, "MEMORY_MB": 2048}},
+                     "\(providers[10])": {"resources": {"DISK_GB": 20}}},
+     "project_id": "p-1", "user_id": "u-1", "consumer_generation": null, "consumer_type": "INSTANCE"}
+    """.utf8)
+
+func scratchDir() -> String {
+    let base = ProcessInfo.processInfo.environment["BENCH_DATA_ROOT"] ?? FileManager.default.temporaryDirectory.path
+    return base + "/ledger-bench-\(UUID().uuidString)"
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
+                                           timeUnits: .microseconds, maxDuration: .seconds(2), maxIterations: 100_000)
+
+    Benchmark("decide+apply PUT /allocations (in memory)") { benchmark in
+        let ledger = MemoryLedger()
+        for c in setupCommands() { try ledger.run(c) }
+        let commands = (0..<benchmark.scaledIterations.count).map(putCommand)
+        benchmark.startMeasurement()
+        for c in commands { try ledger.run(c) }
+    }
+
+    Benchmark("event encode (AllocationsReplaced)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try allocationEvent.encoded()) }
+    }
+
+    Benchmark("event decode (AllocationsReplaced)") { benchmark in
+        let bytes = try allocationEvent.encoded()
+        for _ in benchmark.scaledIterations { blackHole(try Event.decoded(bytes)) }
+    }
+
+    Benchmark("event decode with Foundation (as earlier builds)") { benchmark in
+        let bytes = try allocationEvent.encodedWithFoundation()
+        for _ in benchmark.scaledIterations { blackHole(try Event.decodedWithFoundation(bytes)) }
+    }
+
+    Benchmark("parse + schema-check PUT /allocations body (1.38)") { benchmark in
+        let schema = Schemas()["allocation-put-1.38"]
+        for _ in benchmark.scaledIterations {
+            let json = try JSONParser.parse(putBody)
+            blackHole(schema.validate(json))
+        }
+    }
+
+    Benchmark("GET /allocations/{c} body (JSON tree + bytes)") { benchmark in
+        let ledger = MemoryLedger()
+        for c in setupCommands() { try ledger.run(c) }
+        try ledger.run(putCommand(0))
+        let consumer = try ledger.views.consumer(consumerUUID(0))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let c = try ledger.views.consumer(consumerUUID(0)) ?? consumer
+            blackHole(JSONWriter.bytes(try PlacementAPI.consumerAllocationsJSON(c, ledger.views, version: Microversion(1, 12))))
+        }
+    }
+
+    for n in [1, 16, 64] {
+        Benchmark("durable group commit of \(n) PUTs",
+                  configuration: .init(metrics: [.wallClock, .cpuTotal, .syscalls, .throughput], maxDuration: .seconds(3),
+                                       maxIterations: 400)) { benchmark in
+            let dir = scratchDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = try LedgerStore(path: dir)
+            _ = try store.commitSynchronously(setupCommands(), context: context, clock: { 1 })
+            // A pool of earlier consumers, so the B-trees are not trivially small.
+            var next = 0
+            for _ in 0..<20 {
+                _ = try store.commitSynchronously((next..<next + 500).map(putCommand), context: context, clock: { 2 })
+                next += 500
+            }
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                let batch = (next..<next + n).map(putCommand)
+                next += n
+                let (events, refused) = try store.commitSynchronously(batch, context: context, clock: { 3 })
+                precondition(events == UInt64(n) && refused == 0)
+            }
+        }
+    }
+}
