@@ -125,14 +125,14 @@ private func renameClass(_ from: String, _ to: String, views: Views) throws {
         for cu in try views.consumers(of: uuid) {
             guard var c = try views.consumer(cu) else { continue }
             c.allocations = c.allocations.mapValues(renamed)
-            try views.store.put(.consumers, cu, views.encode(c))
+            try views.putConsumer(c)
         }
     }
     for kv in try views.store.scan(.usages, prefix: "") {
         var u = try views.decode(UsageRecord.self, kv.value)
         guard u.resources[from] != nil else { continue }
         u.resources = renamed(u.resources)
-        try views.store.put(.usages, kv.key, views.encode(u))
+        try views.putUsage(kv.key, u)
     }
 }
 
@@ -209,7 +209,7 @@ private func replaceAllocations(_ consumers: [ConsumerAllocations], bumpGenerati
             uuid: ca.consumer, project: ca.project, user: ca.user, consumerType: ca.consumerType,
             generation: (old?.generation ?? 0) + 1, allocations: ca.allocations,
             created: old?.created ?? now, updated: now)
-        try views.store.put(.consumers, ca.consumer, views.encode(record))
+        try views.putConsumer(record)
         try adjustUsage(project: ca.project, user: ca.user, type: ca.consumerType, by: ca.allocations, sign: 1, views: views)
     }
     for (uuid, var p) in touched {
@@ -220,8 +220,7 @@ private func replaceAllocations(_ consumers: [ConsumerAllocations], bumpGenerati
 
 private func adjustUsage(project: String, user: String, type: String?, by allocations: [String: [String: Int64]], sign: Int64, views: Views) throws {
     let key = KeyPart.of(project) + keySep + KeyPart.of(user) + keySep + (type ?? "")
-    var record = try views.store.get(.usages, key).map { try views.decode(UsageRecord.self, $0) }
-        ?? UsageRecord(resources: [:], consumers: 0)
+    var record = try views.usage(key) ?? UsageRecord(resources: [:], consumers: 0)
     record.consumers += sign
     for resources in allocations.values {
         for (rc, n) in resources {
@@ -232,6 +231,6 @@ private func adjustUsage(project: String, user: String, type: String?, by alloca
     if record.consumers == 0 {
         try views.store.delete(.usages, key)
     } else {
-        try views.store.put(.usages, key, views.encode(record))
+        try views.putUsage(key, record)
     }
 }

@@ -43,11 +43,16 @@ public struct Views {
         value.storedBytes
     }
 
+    /// The in-memory fold's store, which holds these records decoded.
+    private var memory: MemoryViewStore? { store as? MemoryViewStore }
+
     public func provider(_ uuid: String) throws -> ProviderRecord? {
-        try store.get(.providers, uuid).map { try decode(ProviderRecord.self, $0) }
+        if let memory { return memory.providers[uuid] }
+        return try store.get(.providers, uuid).map { try decode(ProviderRecord.self, $0) }
     }
     /// A provider's generation, read without decoding the rest of the record.
     public func providerGeneration(_ uuid: String) throws -> Int64? {
+        if let memory { return memory.providers[uuid]?.generation }
         guard let bytes = try store.get(.providers, uuid) else { return nil }
         if bytes.first == BinaryRecord.tag {
             var r = try RecordReader(bytes)
@@ -58,6 +63,7 @@ public struct Views {
         return try decode(ProviderRecord.self, bytes).generation
     }
     public func putProvider(_ p: ProviderRecord) throws {
+        if let memory { memory.providers[p.uuid] = p; return }
         try store.put(.providers, p.uuid, encode(p))
     }
     public func providerUUID(named name: String) throws -> String? {
@@ -70,7 +76,21 @@ public struct Views {
         try store.scan(.providerChildren, prefix: uuid + keySep).map { String($0.key.dropFirst(uuid.count + 1)) }
     }
     public func consumer(_ uuid: String) throws -> ConsumerRecord? {
-        try store.get(.consumers, uuid).map { try decode(ConsumerRecord.self, $0) }
+        if let memory { return memory.consumers[uuid] }
+        return try store.get(.consumers, uuid).map { try decode(ConsumerRecord.self, $0) }
+    }
+    func putConsumer(_ c: ConsumerRecord) throws {
+        if let memory { memory.consumers[c.uuid] = c; return }
+        try store.put(.consumers, c.uuid, encode(c))
+    }
+    /// The usage record under a full usages key.
+    func usage(_ key: String) throws -> UsageRecord? {
+        if let memory { return memory.usages[key] }
+        return try store.get(.usages, key).map { try decode(UsageRecord.self, $0) }
+    }
+    func putUsage(_ key: String, _ u: UsageRecord) throws {
+        if let memory { memory.usages[key] = u; return }
+        try store.put(.usages, key, encode(u))
     }
     public func allConsumers() throws -> [ConsumerRecord] {
         try store.scan(.consumers, prefix: "").map { try decode(ConsumerRecord.self, $0.value) }
