@@ -122,6 +122,44 @@ public struct Transaction {
         if rc != MDB_NOTFOUND && rc != 0 { throw LMDBError(code: rc) }
     }
 
+    /// What a `walk` does after a record.
+    public enum Step {
+        case next
+        case stop
+        /// Go on at the first key at or after this one.
+        case seek([UInt8])
+    }
+
+    /// Like `scan` forward, with one cursor, but `body` may jump ahead.
+    public func walk(_ db: Database, prefix: [UInt8], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Step) throws {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        func seek(_ target: [UInt8]) -> Int32 {
+            if target.isEmpty { return mdb_cursor_get(cursor, &k, &v, MDB_FIRST) }
+            return target.withUnsafeBytes { tb in
+                k = MDB_val(mv_size: tb.count, mv_data: UnsafeMutableRawPointer(mutating: tb.baseAddress))
+                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            }
+        }
+        var rc = seek(prefix)
+        while rc == 0 {
+            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            if !prefix.isEmpty {
+                if key.count < prefix.count { break }
+                if !prefix.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(rebasing: key[0..<prefix.count])) }) { break }
+            }
+            switch try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) {
+            case .stop: return
+            case .next: rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+            case .seek(let target): rc = seek(target)
+            }
+        }
+        if rc != MDB_NOTFOUND && rc != 0 { throw LMDBError(code: rc) }
+    }
+
     /// The last record of `db`, if any.
     public func last(_ db: Database) throws -> (key: [UInt8], value: [UInt8])? {
         var found: (key: [UInt8], value: [UInt8])?

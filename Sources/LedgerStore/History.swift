@@ -46,6 +46,47 @@ enum HistoryKey {
     }
 }
 
+/// Providers, consumers and provider allocations keep their undo entries
+/// beside the records themselves, in the table's own B-tree: the key of a
+/// record, 0xFF, and the bitwise complement of the sequence (big-endian), so
+/// a record's newest previous value sorts right after the record and the
+/// change usually dirties one leaf page where two B-trees cost two. These
+/// are the tables every allocation change writes; their keys are uuids (one
+/// length, so no key is a prefix of another and versions stay adjacent).
+/// Every other table's undo entries are in `history`.
+enum VersionKey {
+    static let mark: UInt8 = 0xFF  // never in UTF-8: no record key holds it
+
+    static func colocated(_ table: Table) -> Bool {
+        table == .providers || table == .consumers || table == .providerConsumers
+    }
+
+    static func of(_ key: String, _ seq: UInt64) -> [UInt8] {
+        var k = Array(key.utf8)
+        k.append(mark)
+        return k + LedgerStore.key(~seq)
+    }
+
+    /// The prefix every version of `key` shares.
+    static func prefix(_ key: String) -> [UInt8] { Array(key.utf8) + [mark] }
+
+    /// Where the versions of the record whose key is `base` end.
+    static func past(_ base: UnsafeRawBufferPointer) -> [UInt8] {
+        Array(base) + [UInt8](repeating: 0xFF, count: 9) + [0]
+    }
+
+    /// The record key of a version key, or nil for a record's own key.
+    static func base(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let i = raw.firstIndex(of: mark) else { return nil }
+        return UnsafeRawBufferPointer(rebasing: raw[0..<i])
+    }
+
+    /// The sequence of a version key.
+    static func seq(_ raw: UnsafeRawBufferPointer) -> UInt64 {
+        ~LedgerStore.seq(UnsafeRawBufferPointer(rebasing: raw[(raw.count - 8)...]))
+    }
+}
+
 /// The live projection's store: writes go to the views and, first, into the
 /// undo log and the lifetimes, stamped with the event being folded.
 final class RecordingViewStore: ViewStore {
@@ -68,10 +109,11 @@ final class RecordingViewStore: ViewStore {
 
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
         if table == .providers || table == .consumers { changedRecords.insert(table.rawValue + keySep + key) }
-        let k = HistoryKey.versioned(table, key, seq)
+        let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
+            : (history, HistoryKey.versioned(table, key, seq))
         // Only the first change of a record within an event holds its value before the event.
-        if try base.txn.get(history, k) == nil {
-            try base.txn.put(history, k, old.map { [1] + $0 } ?? [0])
+        if try base.txn.get(db, k) == nil {
+            try base.txn.put(db, k, old.map { [1] + $0 } ?? [0])
         }
     }
 
@@ -98,16 +140,37 @@ struct AsOfViewStore: ViewStore {
 
     func get(_ table: Table, _ key: String) throws -> [UInt8]? {
         var found: [UInt8]??
-        let prefix = HistoryKey.prefix(table, key)
-        try base.txn.scan(history, prefix: prefix, from: prefix + LedgerStore.key(sequence + 1)) { _, v in
+        let take: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool = { _, v in
             found = .some(v.first == 1 ? Array(v.dropFirst()) : nil)
             return false
+        }
+        if VersionKey.colocated(table) {
+            // Newest first: the last version at or below ~(N+1) is the first change after N.
+            let prefix = VersionKey.prefix(key)
+            try base.txn.scan(base.dbs[table]!, prefix: prefix, from: VersionKey.of(key, sequence + 1), reverse: true, take)
+        } else {
+            let prefix = HistoryKey.prefix(table, key)
+            try base.txn.scan(history, prefix: prefix, from: prefix + LedgerStore.key(sequence + 1), take)
         }
         if let found { return found }
         return try base.get(table, key)
     }
 
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
+        if VersionKey.colocated(table) {
+            // The records now and every record with a version: whatever existed at some point.
+            var keys = Set<String>()
+            try base.txn.walk(base.dbs[table]!, prefix: Array(prefix.utf8)) { k, _ in
+                guard let b = VersionKey.base(k) else {
+                    keys.insert(String(decoding: k, as: UTF8.self))
+                    return .next
+                }
+                keys.insert(String(decoding: b, as: UTF8.self))
+                return .seek(VersionKey.past(b))
+            }
+            let ordered = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return try ordered.compactMap { k in try get(table, k).map { (k, $0) } }
+        }
         var keys = Set(try base.scan(table, prefix: prefix).map(\.key))
         let tableLength = table.rawValue.utf8.count
         let start = Array(table.rawValue.utf8) + [0] + Array(prefix.utf8)

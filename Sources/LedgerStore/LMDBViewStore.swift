@@ -15,11 +15,14 @@ struct LMDBViewStore: ViewStore {
     func delete(_ table: Table, _ key: String) throws {
         try txn.delete(dbs[table]!, Array(key.utf8))
     }
+    /// Records under `prefix` in key order; the undo entries kept beside
+    /// records (`VersionKey`) are stepped over, one seek per record.
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
         var out: [(key: String, value: [UInt8])] = []
-        try txn.scan(dbs[table]!, prefix: Array(prefix.utf8)) { k, v in
+        try txn.walk(dbs[table]!, prefix: Array(prefix.utf8)) { k, v in
+            if let base = VersionKey.base(k) { return .seek(VersionKey.past(base)) }
             out.append((String(decoding: k, as: UTF8.self), Array(v)))
-            return true
+            return .next
         }
         return out
     }

@@ -12,7 +12,11 @@ import LMDB
 public final class LedgerStore: @unchecked Sendable {
     /// Written into `meta` at creation; a data dir of another format is refused.
     /// 2: long key parts hashed (KeyPart), the empty provider name storable.
-    public static let formatVersion = "2"
+    /// 3: the undo entries of providers, consumers and provider allocations
+    ///    beside their records (`VersionKey`).
+    public static let formatVersion = "3"
+    /// Older formats whose log `replay` (and `verify`, `events`) still read.
+    static let olderReadableFormats: Set<String> = ["2"]
 
     public let env: Environment
     let log: Database
@@ -29,7 +33,10 @@ public final class LedgerStore: @unchecked Sendable {
     public let path: String
 
     /// Opens or creates the data dir at `path`.
-    public init(path: String, readOnly: Bool = false, mapSize: Int = 1 << 30) throws {
+    /// - Parameter olderFormat: read-only opens for replay, verify and
+    ///   events may take a data dir of an older format (they need its log
+    ///   and its current views, which every format keeps alike).
+    public init(path: String, readOnly: Bool = false, mapSize: Int = 1 << 30, olderFormat: Bool = false) throws {
         let fm = FileManager.default
         if !readOnly { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) }
         guard fm.fileExists(atPath: path) else { throw StoreError.noDataDir(path) }
@@ -52,7 +59,9 @@ public final class LedgerStore: @unchecked Sendable {
         let format = try env.read { try $0.get(meta, Array("format".utf8)) }
         if let format {
             let f = String(decoding: format, as: UTF8.self)
-            guard f == LedgerStore.formatVersion else { throw StoreError.format(path, f) }
+            guard f == LedgerStore.formatVersion || readOnly && olderFormat && LedgerStore.olderReadableFormats.contains(f) else {
+                throw StoreError.format(path, f)
+            }
         } else if !readOnly {
             try env.write { try $0.put(meta, Array("format".utf8), Array(LedgerStore.formatVersion.utf8)) }
         }
@@ -115,6 +124,14 @@ public final class LedgerStore: @unchecked Sendable {
         }
     }
 
+    /// Appends events as they are stored elsewhere (replay: the log is
+    /// copied byte for byte) and folds them.
+    func appendAndApply(stored events: [(event: Event, bytes: [UInt8])]) throws {
+        try env.write { txn in
+            for (ev, bytes) in events { try append(ev, stored: bytes, in: txn) }
+        }
+    }
+
     /// Decides one command against the views in `txn` and, if accepted,
     /// appends and folds its events. `then` sees the views right after, with
     /// the last new sequence (nil when nothing changed). Returns the last
@@ -174,8 +191,8 @@ public final class LedgerStore: @unchecked Sendable {
 
     /// The one way an event enters a data dir: the log record, the time and
     /// entity indexes, then the fold into the views (recording the undo log).
-    func append(_ event: Event, in txn: Transaction) throws {
-        try txn.put(log, LedgerStore.key(event.seq), event.encoded(), append: true)
+    func append(_ event: Event, stored: [UInt8]? = nil, in txn: Transaction) throws {
+        try txn.put(log, LedgerStore.key(event.seq), stored ?? event.encoded(), append: true)
         let base = LMDBViewStore(txn: txn, dbs: dbs)
         try txn.put(timeIndex, LedgerStore.key(UInt64(max(0, event.time))) + LedgerStore.key(event.seq), [])
         let entries = try indexEntries(event, before: Views(base))
@@ -306,7 +323,10 @@ public enum StoreError: Error, CustomStringConvertible {
         switch self {
         case .noDataDir(let p): "no data dir at \(p)"
         case .notALedger(let p, let why): "\(p) does not hold a placement-ledger data dir (\(why))"
-        case .format(let p, let f): "\(p) has data format \(f); this placement-ledger reads format \(LedgerStore.formatVersion)"
+        case .format(let p, let f):
+            LedgerStore.olderReadableFormats.contains(f)
+                ? "\(p) has data format \(f); this placement-ledger serves format \(LedgerStore.formatVersion). Upgrade it with `placement-ledger replay --data-dir \(p) --to-sequence LAST --into NEW` (LAST: its last event, `placement-ledger events --data-dir \(p)` shows it), which copies the log byte for byte and rebuilds the rest; then serve NEW."
+                : "\(p) has data format \(f); this placement-ledger reads format \(LedgerStore.formatVersion)"
         case .locked(let p): "\(p) is already in use by another placement-ledger server"
         }
     }

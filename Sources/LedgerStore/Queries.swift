@@ -46,8 +46,14 @@ extension LedgerStore {
             }
             let indexed = try scan(eventIndex, entry.prefix)
             guard let table = entry.recordTable else { return indexed }
-            let changed = try scan(history, HistoryKey.prefix(table, entry.id))
-            // Both are ascending; data dirs of earlier builds hold some events in both.
+            // The record's versions, newest first: walk back from the first change after `after`.
+            var changed: [UInt64] = []
+            try txn.scan(dbs[table]!, prefix: VersionKey.prefix(entry.id), from: VersionKey.of(entry.id, after &+ 1),
+                         reverse: true) { k, _ in
+                changed.append(VersionKey.seq(k))
+                return changed.count < limit
+            }
+            // Both ascending (and disjoint: the index skips events that changed the record).
             var merged: [UInt64] = []
             merged.reserveCapacity(min(limit, indexed.count + changed.count))
             var a = indexed.makeIterator(), b = changed.makeIterator()
@@ -85,7 +91,7 @@ extension LedgerStore {
         try env.read { txn in
             if try txn.get(eventIndex, entry.key(sequence)) != nil { return true }
             guard let table = entry.recordTable else { return false }
-            return try txn.get(history, HistoryKey.versioned(table, entry.id, sequence)) != nil
+            return try txn.get(dbs[table]!, VersionKey.of(entry.id, sequence)) != nil
         }
     }
 }

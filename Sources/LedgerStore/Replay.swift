@@ -13,8 +13,9 @@ public enum ReplayTarget: Sendable {
 /// of a data dir's views against a fresh fold. Both read the source in one
 /// snapshot, so they work on a data dir a running server has open.
 public enum LogFold {
-    /// Events per transaction while folding.
-    static let chunk = 20_000
+    /// Events per transaction while folding (more dirty pages than LMDB
+    /// keeps in memory make it spill them mid-transaction).
+    static let chunk = 2_000
 
     /// Copies the log prefix up to `target` into a new data dir at `into` and
     /// folds it there. Returns the number of events copied.
@@ -29,24 +30,27 @@ public enum LogFold {
     static func fold(_ source: LedgerStore, into dest: LedgerStore, target: ReplayTarget,
                      progress: (UInt64, UInt64) -> Void) throws -> UInt64 {
         let total = try source.lastSequence()
-        var pending: [Event] = []
+        var pending: [(event: Event, bytes: [UInt8])] = []
         var count: UInt64 = 0
-        try source.forEachEvent { ev in
-            switch target {
-            case .sequence(let s) where ev.seq > s: return false
-            case .time(let t) where ev.time > t: return false
-            default: break
+        try source.env.read { txn in
+            try txn.scan(source.log) { _, raw in
+                let ev = try Event.decoded(raw)
+                switch target {
+                case .sequence(let s) where ev.seq > s: return false
+                case .time(let t) where ev.time > t: return false
+                default: break
+                }
+                pending.append((ev, Array(raw)))
+                count += 1
+                if pending.count >= chunk {
+                    try dest.appendAndApply(stored: pending)
+                    pending.removeAll(keepingCapacity: true)
+                    progress(count, total)
+                }
+                return true
             }
-            pending.append(ev)
-            count += 1
-            if pending.count >= chunk {
-                try dest.appendAndApply(pending)
-                pending.removeAll(keepingCapacity: true)
-                progress(count, total)
-            }
-            return true
         }
-        if !pending.isEmpty { try dest.appendAndApply(pending) }
+        if !pending.isEmpty { try dest.appendAndApply(stored: pending) }
         progress(count, total)
         return count
     }

@@ -46,6 +46,7 @@ struct Generate: ParsableCommand {
                 ("MEMORY_MB", InventoryRecord(total: 1_000_000)),
                 ("DISK_GB", InventoryRecord(total: 100_000)),
             ], reservedMayEqualTotal: true))
+            if batch.count >= 5000 { try flush() }
         }
         try flush()
         while written < UInt64(events) {

@@ -48,7 +48,7 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
-        let source = try LedgerStore(path: dataDir, readOnly: true)
+        let source = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
         var progress = Progress("replay")
         let n = try LogFold.replay(from: source, into: into, target: target) { progress.update($0, $1) }
@@ -63,7 +63,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Data directory (may be in use by a running server).") var dataDir = "./data"
 
     func run() throws {
-        let store = try LedgerStore(path: dataDir, readOnly: true)
+        let store = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         var progress = Progress("verify")
         let (n, diffs) = try LogFold.verify(store) { progress.update($0, $1) }
         if diffs.isEmpty {
@@ -87,7 +87,7 @@ struct Events: ParsableCommand {
     @Option(help: "jsonl (one event per line) or table; default: table on a terminal.") var format: Format?
 
     func run() throws {
-        let store = try LedgerStore(path: dataDir, readOnly: true)
+        let store = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         let fmt = format ?? (isatty(STDOUT_FILENO) != 0 ? .table : .jsonl)
         var count = 0
         if fmt == .table {

@@ -179,4 +179,34 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
             #expect(LogFold.compare(stored: dumps[n]!, folded: try replayed.dumpViews()).isEmpty, "replay to \(n) differs")
         }
     }
+
+    /// A data dir of the previous format is refused by the server with the
+    /// way to upgrade it, and that way works: replay reads its log, copies it
+    /// byte for byte into a new data dir of this format, and folds it.
+    @Test func olderFormatIsUpgradedByReplay() async throws {
+        let path = tempPath("format-2")
+        do {
+            let store = try LedgerStore(path: path)
+            let writer = Writer(store: store)
+            var rng = SeededRandom(state: 11)
+            for _ in 0..<200 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+            writer.stop()
+            try store.env.write { try $0.put(store.meta, Array("format".utf8), Array("2".utf8)) }
+        }
+        #expect {
+            _ = try LedgerStore(path: path)
+        } throws: { error in
+            "\(error)".contains("has data format 2") && "\(error)".contains("placement-ledger replay --data-dir")
+        }
+        #expect(throws: (any Error).self) { _ = try LedgerStore(path: path, readOnly: true) }
+        let old = try LedgerStore(path: path, readOnly: true, olderFormat: true)
+        let last = try old.lastSequence()
+        #expect(last > 15)
+        let dest = tempPath("format-3")
+        #expect(try LogFold.replay(from: old, into: dest, target: .sequence(last)) == last)
+        let upgraded = try LedgerStore(path: dest)
+        for seq in 1...last { #expect(try upgraded.rawEvent(seq) == old.rawEvent(seq), "event \(seq) was not copied as it was") }
+        #expect(try LogFold.verify(upgraded).differences.isEmpty)
+        #expect(LogFold.compare(stored: try old.dumpViews(), folded: try upgraded.dumpViews()).isEmpty)
+    }
 }
