@@ -13,9 +13,9 @@ public enum ReplayTarget: Sendable {
 /// of a data dir's views against a fresh fold. Both read the source in one
 /// snapshot, so they work on a data dir a running server has open.
 public enum LogFold {
-    /// Events per transaction while folding (more dirty pages than LMDB
-    /// keeps in memory make it spill them mid-transaction).
-    static let chunk = 2_000
+    /// Events per transaction while folding (replay of 100k events: 9.3 s at
+    /// 20,000, 17.5 s at 2,000).
+    static let chunk = 20_000
 
     /// Copies the log prefix up to `target` into a new data dir at `into` and
     /// folds it there. Returns the number of events copied.
