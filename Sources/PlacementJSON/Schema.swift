@@ -46,6 +46,7 @@ public struct SchemaViolation: Error, Sendable, CustomStringConvertible {
 public final class Schema: @unchecked Sendable {
     public let root: JSON
     private var regexCache: [String: NSRegularExpression] = [:]
+    private var simpleCache: [String: SimplePattern?] = [:]
     private let lock = NSLock()
 
     public init(_ root: JSON) { self.root = root }
@@ -102,6 +103,14 @@ public final class Schema: @unchecked Sendable {
         }
     }
 
+    private func simplePattern(_ pattern: String) -> SimplePattern? {
+        lock.lock(); defer { lock.unlock() }
+        if let p = simpleCache[pattern] { return p }
+        let p = SimplePattern(pattern)
+        simpleCache[pattern] = .some(p)
+        return p
+    }
+
     private func regex(_ pattern: String) -> NSRegularExpression? {
         lock.lock(); defer { lock.unlock() }
         if let r = regexCache[pattern] { return r }
@@ -112,6 +121,7 @@ public final class Schema: @unchecked Sendable {
 
     /// Python's `re.search`: the pattern may match anywhere.
     func search(_ pattern: String, _ s: String) -> Bool {
+        if let simple = simplePattern(pattern) { return simple.matches(s) }
         guard let r = regex(pattern) else { return false }
         return r.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }

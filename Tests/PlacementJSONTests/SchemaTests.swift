@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import PlacementJSON
 
@@ -42,5 +43,44 @@ import Testing
         let s = try Schema(text: #"{"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]}"#)
         #expect(s.validate(.int(3))?.message == "3 is not valid under any of the given schemas")
         #expect(s.validate(.null) == nil)
+    }
+}
+
+/// The patterns matched without NSRegularExpression answer as the regular
+/// expression engine does, and as Python's `re.search` where the two differ
+/// (`$` before a final newline only).
+struct SimplePatternTests {
+    static let patterns = ["^[0-9a-fA-F-]{36}$", "^[A-Z0-9_]+$", "^CUSTOM_[A-Z0-9_]+$", "^[1-9][0-9]*$", "^[A-Z]*A$", "^a{2}[b-d]*$"]
+
+    @Test func agreesWithTheRegexEngine() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("AZaz09_-CUSTOM19fF.ü ")
+        var samples = ["", "A", "CUSTOM_", "CUSTOM_X", "custom_x", "0", "10", "01", "aa", "aab", "aabe", "AAA", "BA", "B",
+                       "c1f0b4b3-1c7c-4c1e-9e4a-123456789abc", "c1f0b4b3-1c7c-4c1e-9e4a-123456789ab", "ÜBER", "A B"]
+        for _ in 0..<2000 {
+            samples.append(String((0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+        }
+        for p in Self.patterns {
+            let simple = try #require(SimplePattern(p), "\(p) should be simple")
+            let regex = try NSRegularExpression(pattern: p)
+            for s in samples {
+                let expected = regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+                #expect(simple.matches(s) == expected, "\(p) on \(s.debugDescription)")
+            }
+        }
+    }
+
+    @Test func dollarIsPythons() throws {
+        let p = try #require(SimplePattern("^[A-Z0-9_]+$"))
+        #expect(p.matches("VCPU\n"))
+        #expect(!p.matches("VCPU\n\n"))
+        #expect(!p.matches("\nVCPU"))
+        #expect(!p.matches("VCPU\r"))
+    }
+
+    @Test func othersAreLeftToTheEngine() {
+        for p in ["^[A-Z0-9_]+$|^all|^unknown$", "^resources([1-9][0-9]*)?$", "[A-Z]+", "^a.b$", "^[^a]$", "^\\d+$", "^a?$"] {
+            #expect(SimplePattern(p) == nil, "\(p)")
+        }
     }
 }
