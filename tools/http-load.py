@@ -102,12 +102,17 @@ function request()
   pending_put = c
   return wrk.format("DELETE", "/allocations/" .. c, headers)
 end
+last_bad = 0
 function response(status, headers, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
+  if status < 200 or status > 299 then bad = bad + 1; last_bad = status end
 end
 function done(summary, latency, requests)
-  local bad_total = 0
-  for _, t in ipairs(threads) do bad_total = bad_total + (t:get("bad") or 0) end
+  local bad_total, statuses = 0, ""
+  for _, t in ipairs(threads) do
+    bad_total = bad_total + (t:get("bad") or 0)
+    if (t:get("last_bad") or 0) > 0 then statuses = statuses .. " " .. t:get("last_bad") end
+  end
+  if statuses ~= "" then io.write("non-2xx statuses (last per thread):" .. statuses .. "\n") end
   io.write(string.format('WRKJSON {"requests": %%d, "duration_us": %%d, "errors": %%d, "non2xx": %%d, ' ..
     '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d}\n',
     summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write +
@@ -123,12 +128,27 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def rss_mb(pid):
+def rss_mb(pid, field='VmRSS'):
+    """Resident memory: VmRSS in all, RssAnon the heap and stacks, RssFile the mapped data file's pages."""
     with open('/proc/%d/status' % pid) as fh:
         for line in fh:
-            if line.startswith('VmRSS:'):
+            if line.startswith(field + ':'):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def restore_pool(port, providers, pool):
+    """Gives every pool consumer allocations again (POST at 1.13: no generations).
+    A mixed slice can end between a DELETE and its re-PUT; the next slice would
+    then DELETE a consumer that is gone and get Placement's 404."""
+    for start in range(1, pool + 1, 200):
+        batch = {}
+        for n in range(start, min(pool + 1, start + 200)):
+            batch[CONSUMER % n] = {'allocations': {PROVIDER % (n % providers): {'resources': {'VCPU': 1, 'MEMORY_MB': 512}}},
+                                   'project_id': 'project-%d' % (n % 50), 'user_id': 'user-%d' % (n % 200)}
+        status, body = call(port, 'POST', '/allocations', batch, version='1.13')
+        if status != 204:
+            raise RuntimeError('restoring the pool: %s %s' % (status, body))
 
 
 def setup_pool(port, providers, pool):
@@ -162,6 +182,8 @@ def wrk(url, scenario, seconds, connections, providers, pool, workdir):
     out = subprocess.run(['wrk', '-t%d' % threads, '-c%d' % connections, '-d%ds' % seconds, '--timeout', '30s',
                           '-s', script, url], capture_output=True, text=True)
     for line in out.stdout.splitlines():
+        if line.startswith('non-2xx statuses'):
+            print(line, flush=True)
         if line.startswith('WRKJSON '):
             r = json.loads(line[len('WRKJSON '):])
             r['rps'] = r['requests'] / (r['duration_us'] / 1e6)
@@ -232,25 +254,31 @@ def cmd_soak(args):
         if not args.url or args.setup:
             setup_pool(server.port, args.providers, args.pool)
         mdb = os.path.join(server.datadir, 'data.mdb') if server.datadir else None
-        print('%5s %9s %9s %9s %11s %9s %9s %8s' % ('t/s', 'req/s', 'p50 ms', 'p99 ms', 'events', 'RSS MB', 'file MB', 'non-2xx'))
+        print('%5s %9s %9s %9s %11s %9s %9s %9s %9s %8s' % ('t/s', 'req/s', 'p50 ms', 'p99 ms', 'events', 'RSS MB',
+                                                         'anon MB', 'mapped MB', 'file MB', 'non-2xx'))
         t0 = time.time()
         while time.time() - t0 < args.minutes * 60:
             r = measured(server, args, 'mixed', args.slice)
+            restore_pool(server.port, args.providers, args.pool)
             r['t'] = time.time() - t0
             r['events'] = ledger_sequence(server.port)
             r['rss_mb'] = rss_mb(server.pid) if server.pid else 0
+            r['anon_mb'] = rss_mb(server.pid, 'RssAnon') if server.pid else 0
+            r['mapped_mb'] = rss_mb(server.pid, 'RssFile') if server.pid else 0
             r['file_mb'] = os.path.getsize(mdb) / 2 ** 20 if mdb else 0
             rows.append(r)
-            print('%5.0f %9.1f %9.2f %9.2f %11d %9.1f %9.1f %8d' % (
-                r['t'], r['rps'], r['p50_us'] / 1000, r['p99_us'] / 1000, r['events'], r['rss_mb'], r['file_mb'],
-                r['non2xx']), flush=True)
+            print('%5.0f %9.1f %9.2f %9.2f %11d %9.1f %9.1f %9.1f %9.1f %8d' % (
+                r['t'], r['rps'], r['p50_us'] / 1000, r['p99_us'] / 1000, r['events'], r['rss_mb'], r['anon_mb'],
+                r['mapped_mb'], r['file_mb'], r['non2xx']), flush=True)
     finally:
         server.stop()
     if len(rows) >= 3:
         warm, last = rows[1], rows[-1]
         new_events = last['events'] - warm['events']
-        print('RSS after warm-up %.1f MB, at the end %.1f MB (%+.1f MB)' % (warm['rss_mb'], last['rss_mb'],
-                                                                         last['rss_mb'] - warm['rss_mb']))
+        print('RSS after warm-up %.1f MB, at the end %.1f MB (%+.1f MB); of which anonymous (heap, stacks) %.1f -> %.1f MB'
+              ' (%+.1f MB) and mapped data file pages %.1f -> %.1f MB' % (
+                  warm['rss_mb'], last['rss_mb'], last['rss_mb'] - warm['rss_mb'], warm['anon_mb'], last['anon_mb'],
+                  last['anon_mb'] - warm['anon_mb'], warm['mapped_mb'], last['mapped_mb']))
         print('data.mdb %.1f MB -> %.1f MB for %d new events (%.0f bytes per event)' % (
             warm['file_mb'], last['file_mb'], new_events, (last['file_mb'] - warm['file_mb']) * 2 ** 20 / max(1, new_events)))
         p99s = [r['p99_us'] / 1000 for r in rows[1:]]
