@@ -36,15 +36,12 @@ extension LedgerStore {
     /// are found by its undo-log keys, the others by the event index.
     public func sequences(_ entry: IndexEntry, after: UInt64 = 0, limit: Int = .max) throws -> [UInt64] {
         try env.read { txn in
-            func scan(_ db: Database, _ prefix: [UInt8]) throws -> [UInt64] {
-                var out: [UInt64] = []
-                try txn.scan(db, prefix: prefix, from: prefix + LedgerStore.key(after &+ 1)) { k, _ in
-                    out.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
-                    return out.count < limit
-                }
-                return out
+            let prefix = entry.prefix
+            var indexed: [UInt64] = []
+            try txn.scan(eventIndex, prefix: prefix, from: prefix + LedgerStore.key(after &+ 1)) { k, _ in
+                indexed.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
+                return indexed.count < limit
             }
-            let indexed = try scan(eventIndex, entry.prefix)
             guard let table = entry.recordTable else { return indexed }
             // The record's versions, newest first: walk back from the first change after `after`.
             var changed: [UInt64] = []
@@ -53,27 +50,9 @@ extension LedgerStore {
                 changed.append(VersionKey.seq(k))
                 return changed.count < limit
             }
-            // Both ascending (and disjoint: the index skips events that changed the record).
-            var merged: [UInt64] = []
-            merged.reserveCapacity(min(limit, indexed.count + changed.count))
-            var a = indexed.makeIterator(), b = changed.makeIterator()
-            var x = a.next(), y = b.next()
-            while merged.count < limit, x != nil || y != nil {
-                let next: UInt64
-                if let xv = x, let yv = y {
-                    next = min(xv, yv)
-                    if xv == next { x = a.next() }
-                    if yv == next { y = b.next() }
-                } else if let xv = x {
-                    next = xv
-                    x = a.next()
-                } else {
-                    next = y!
-                    y = b.next()
-                }
-                merged.append(next)
-            }
-            return merged
+            // Disjoint (the index skips events that changed the record), each
+            // ascending and at most `limit`: the first `limit` of the union.
+            return Array((indexed + changed).sorted().prefix(limit))
         }
     }
 
