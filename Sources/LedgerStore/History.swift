@@ -94,7 +94,11 @@ final class RecordingViewStore: ViewStore {
     let history: Database
     var seq: UInt64 = 0
     /// Provider and consumer records this event changed.
-    private var changedRecords: Set<String> = []
+    private struct Record: Hashable {
+        let table: Table
+        let key: String
+    }
+    private var changedRecords: Set<Record> = []
 
     init(base: LMDBViewStore, history: Database) {
         self.base = base
@@ -105,10 +109,10 @@ final class RecordingViewStore: ViewStore {
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] { try base.scan(table, prefix: prefix) }
 
     /// Whether the event being folded changed this provider or consumer record.
-    func changed(_ table: Table, _ key: String) -> Bool { changedRecords.contains(table.rawValue + keySep + key) }
+    func changed(_ table: Table, _ key: String) -> Bool { changedRecords.contains(Record(table: table, key: key)) }
 
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
-        if table == .providers || table == .consumers { changedRecords.insert(table.rawValue + keySep + key) }
+        if table == .providers || table == .consumers { changedRecords.insert(Record(table: table, key: key)) }
         let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
             : (history, HistoryKey.versioned(table, key, seq))
         // Only the first change of a record within an event holds its value before the event.

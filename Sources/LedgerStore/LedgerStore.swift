@@ -116,16 +116,9 @@ public final class LedgerStore: @unchecked Sendable {
         try env.read { try $0.get(log, LedgerStore.key(seq)) }
     }
 
-    /// Appends events and folds them into the views, all in one durable
-    /// transaction. Used by replay; the live server goes through `Writer`.
-    public func appendAndApply(_ events: [Event]) throws {
-        try env.write { txn in
-            for ev in events { try append(ev, in: txn) }
-        }
-    }
-
     /// Appends events as they are stored elsewhere (replay: the log is
-    /// copied byte for byte) and folds them.
+    /// copied byte for byte) and folds them into the views, all in one
+    /// durable transaction. The live server goes through `Writer`.
     func appendAndApply(stored events: [(event: Event, bytes: [UInt8])]) throws {
         try env.write { txn in
             for (ev, bytes) in events { try append(ev, stored: bytes, in: txn) }
