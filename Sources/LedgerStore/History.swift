@@ -88,17 +88,11 @@ enum VersionKey {
 }
 
 /// The live projection's store: writes go to the views and, first, into the
-/// undo log and the lifetimes, stamped with the event being folded.
+/// undo log, stamped with the event being folded.
 final class RecordingViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
     var seq: UInt64 = 0
-    /// Provider and consumer records this event changed.
-    private struct Record: Hashable {
-        let table: Table
-        let key: String
-    }
-    private var changedRecords: Set<Record> = []
 
     init(base: LMDBViewStore, history: Database) {
         self.base = base
@@ -108,11 +102,7 @@ final class RecordingViewStore: ViewStore {
     func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] { try base.scan(table, prefix: prefix) }
 
-    /// Whether the event being folded changed this provider or consumer record.
-    func changed(_ table: Table, _ key: String) -> Bool { changedRecords.contains(Record(table: table, key: key)) }
-
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
-        if table == .providers || table == .consumers { changedRecords.insert(Record(table: table, key: key)) }
         let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
             : (history, HistoryKey.versioned(table, key, seq))
         // Only the first change of a record within an event holds its value before the event.

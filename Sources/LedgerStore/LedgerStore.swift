@@ -7,7 +7,8 @@ import LMDB
 ///
 /// Layout (named LMDB databases):
 /// - `log`: big-endian sequence number -> event (JSON). Append-only.
-/// - `meta`: `format` -> on-disk format version.
+/// - `meta`: `format` -> on-disk format version; `indexed` -> the last
+///   sequence the event and time indexes hold (Indexer.swift).
 /// - one database per `Table` of the projection.
 public final class LedgerStore: @unchecked Sendable {
     /// Written into `meta` at creation; a data dir of another format is refused.
@@ -65,6 +66,14 @@ public final class LedgerStore: @unchecked Sendable {
         } else if !readOnly {
             try env.write { try $0.put(meta, Array("format".utf8), Array(LedgerStore.formatVersion.utf8)) }
         }
+        if !readOnly {
+            // Builds before the deferred index indexed every event as they wrote it.
+            try env.write { txn in
+                if try txn.get(meta, LedgerStore.indexedKey) == nil {
+                    try txn.put(meta, LedgerStore.indexedKey, LedgerStore.key(try lastSequence(txn)))
+                }
+            }
+        }
     }
 
     /// Big-endian bytes of a sequence number: log order is key order.
@@ -121,7 +130,9 @@ public final class LedgerStore: @unchecked Sendable {
     /// durable transaction. The live server goes through `Writer`.
     func appendAndApply(stored events: [(event: Event, bytes: [UInt8])]) throws {
         try env.write { txn in
-            for (ev, bytes) in events { try append(ev, stored: bytes, in: txn) }
+            try indexingInline(txn) {
+                for (ev, bytes) in events { try append(ev, stored: bytes, index: true, in: txn) }
+            }
         }
     }
 
@@ -131,7 +142,8 @@ public final class LedgerStore: @unchecked Sendable {
     /// sequence of the log afterwards, or the rejection. A fold that throws
     /// (a bug: `decide` accepted what `apply` cannot do) throws `FoldFailure`,
     /// and the caller must abort the transaction.
-    func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, in txn: Transaction,
+    func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, index: Bool,
+                         pending: ((PendingIndex) -> Void)? = nil, in txn: Transaction,
                          then: (Views, UInt64?) throws -> Void = { _, _ in }) throws -> Result<UInt64, Rejection> {
         let views = Views(LMDBViewStore(txn: txn, dbs: dbs))
         let decision: Result<[EventPayload], Rejection>
@@ -151,7 +163,7 @@ public final class LedgerStore: @unchecked Sendable {
             do {
                 for payload in payloads {
                     s += 1
-                    try append(Event(seq: s, time: time, context: context, payload: payload), in: txn)
+                    try append(Event(seq: s, time: time, context: context, payload: payload), index: index, pending: pending, in: txn)
                 }
             } catch let e as LMDBError where e.isMapFull {
                 throw e
@@ -169,36 +181,36 @@ public final class LedgerStore: @unchecked Sendable {
     public func commitSynchronously(_ commands: [Command], context: EventContext,
                                     clock: () -> Micros) throws -> (events: UInt64, refused: Int) {
         try env.write { txn in
-            let start = try lastSequence(txn)
-            var seq = start
-            var refused = 0
-            for c in commands {
-                switch try decideAndAppend(c, context: context, time: clock(), after: seq, in: txn) {
-                case .success(let s): seq = s
-                case .failure: refused += 1
+            try indexingInline(txn) {
+                let start = try lastSequence(txn)
+                var seq = start
+                var refused = 0
+                for c in commands {
+                    switch try decideAndAppend(c, context: context, time: clock(), after: seq, index: true, in: txn) {
+                    case .success(let s): seq = s
+                    case .failure: refused += 1
+                    }
                 }
+                return (seq - start, refused)
             }
-            return (seq - start, refused)
         }
     }
 
-    /// The one way an event enters a data dir: the log record, the time and
-    /// entity indexes, then the fold into the views (recording the undo log).
-    func append(_ event: Event, stored: [UInt8]? = nil, in txn: Transaction) throws {
+    /// The one way an event enters a data dir: the log record, then the fold
+    /// into the views (recording the undo log). With `index`, also its entries
+    /// in the event and time indexes (bulk tools); the server's writer leaves
+    /// those to `catchUpIndex`, off the commit that answers the request, and
+    /// takes them through `pending`, worked out from the views at hand.
+    func append(_ event: Event, stored: [UInt8]? = nil, index: Bool = false,
+                pending: ((PendingIndex) -> Void)? = nil, in txn: Transaction) throws {
         try txn.put(log, LedgerStore.key(event.seq), stored ?? event.encoded(), append: true)
         let base = LMDBViewStore(txn: txn, dbs: dbs)
-        try txn.put(timeIndex, LedgerStore.key(UInt64(max(0, event.time))) + LedgerStore.key(event.seq), [])
-        let entries = try indexEntries(event, before: Views(base))
+        let entries = index || pending != nil ? try indexEntries(event, before: Views(base)) : []
         let recorder = RecordingViewStore(base: base, history: history)
         recorder.seq = event.seq
         try apply(event, to: Views(recorder))
-        for entry in entries {
-            // An event that changed the provider's or consumer's record is
-            // found through that record's undo-log key (`sequences`); an index
-            // entry for it would only cost another random B-tree page.
-            if let table = entry.recordTable, recorder.changed(table, entry.id) { continue }
-            try txn.put(eventIndex, entry.key(event.seq), [])
-        }
+        if index { try writeIndex(event.seq, event.time, entries, in: txn) }
+        pending?(PendingIndex(seq: event.seq, time: event.time, entries: entries))
     }
 
     /// What an event is indexed under: the consumers and providers it

@@ -16,13 +16,21 @@ extension LedgerStore {
     /// The last event at or before `time` (0 when the log starts later).
     public func sequence(atOrBefore time: Micros) throws -> UInt64 {
         try env.read { txn in
-            var found: UInt64 = 0
+            var found: (time: Micros, seq: UInt64) = (.min, 0)
             let bound = LedgerStore.key(UInt64(max(0, time))) + LedgerStore.key(UInt64.max)
             try txn.scan(timeIndex, from: bound, reverse: true) { k, _ in
-                found = LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[8...]))
+                found = (Micros(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[..<8]))),
+                         LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[8...])))
                 return false
             }
-            return found
+            // The tail, ordered as the time index orders it: by time, then sequence.
+            try txn.scan(log, from: LedgerStore.key(try indexedThrough(txn) + 1)) { _, v in
+                let ev = try Event.decoded(v)
+                let t = max(0, ev.time)
+                if t <= max(0, time), (t, ev.seq) > found { found = (t, ev.seq) }
+                return true
+            }
+            return found.seq
         }
     }
 
@@ -33,26 +41,37 @@ extension LedgerStore {
 
     /// Sequence numbers of the events indexed under `entry`, after `after`,
     /// oldest first. Events that changed a provider's or consumer's record
-    /// are found by its undo-log keys, the others by the event index.
+    /// are found by its undo-log keys, the others by the event index, and
+    /// those past `indexed` by the log itself.
     public func sequences(_ entry: IndexEntry, after: UInt64 = 0, limit: Int = .max) throws -> [UInt64] {
         try env.read { txn in
             let prefix = entry.prefix
-            var indexed: [UInt64] = []
+            var found: [UInt64] = []
             try txn.scan(eventIndex, prefix: prefix, from: prefix + LedgerStore.key(after &+ 1)) { k, _ in
-                indexed.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
-                return indexed.count < limit
+                found.append(LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[(k.count - 8)...])))
+                return found.count < limit
             }
-            guard let table = entry.recordTable else { return indexed }
-            // The record's versions, newest first: walk back from the first change after `after`.
-            var changed: [UInt64] = []
-            try txn.scan(dbs[table]!, prefix: VersionKey.prefix(entry.id), from: VersionKey.of(entry.id, after &+ 1),
-                         reverse: true) { k, _ in
-                changed.append(VersionKey.seq(k))
-                return changed.count < limit
+            if let table = entry.recordTable {
+                // The record's versions, newest first: walk back from the first change after `after`.
+                var changed = 0
+                try txn.scan(dbs[table]!, prefix: VersionKey.prefix(entry.id), from: VersionKey.of(entry.id, after &+ 1),
+                             reverse: true) { k, _ in
+                    found.append(VersionKey.seq(k))
+                    changed += 1
+                    return changed < limit
+                }
             }
-            // Disjoint (the index skips events that changed the record), each
-            // ascending and at most `limit`: the first `limit` of the union.
-            return Array((indexed + changed).sorted().prefix(limit))
+            // Each source is ascending and holds its first `limit`, so the
+            // tail is needed only while fewer than `limit` are found.
+            var tail = 0
+            try forEachUnindexed(in: txn, from: after) { ev, entries in
+                if entries.contains(entry) {
+                    found.append(ev.seq)
+                    tail += 1
+                }
+                return tail < limit
+            }
+            return Array(Set(found).sorted().prefix(limit))
         }
     }
 
@@ -69,8 +88,9 @@ extension LedgerStore {
     public func isIndexed(_ entry: IndexEntry, _ sequence: UInt64) throws -> Bool {
         try env.read { txn in
             if try txn.get(eventIndex, entry.key(sequence)) != nil { return true }
-            guard let table = entry.recordTable else { return false }
-            return try txn.get(dbs[table]!, VersionKey.of(entry.id, sequence)) != nil
+            if try changedRecord(entry, sequence, in: txn) { return true }
+            guard sequence > (try indexedThrough(txn)), let raw = try txn.get(log, LedgerStore.key(sequence)) else { return false }
+            return try entriesInLog(try Event.decoded(raw), in: txn).contains(entry)
         }
     }
 }

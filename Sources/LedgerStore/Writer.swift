@@ -16,7 +16,8 @@ public enum WriteOutcome<T: Sendable>: Sendable {
 /// The single writer with group commit: one dedicated thread takes every
 /// command waiting, decides each in arrival order against the views as the
 /// ones before it left them, appends and applies the accepted ones, commits
-/// once (fsync), and only then answers them all.
+/// once (fsync), and only then answers them all. Between commits it folds
+/// the event and time indexes in behind the log (Indexer.swift).
 public final class Writer: @unchecked Sendable {
     private struct Item {
         let command: Command
@@ -35,12 +36,22 @@ public final class Writer: @unchecked Sendable {
     private var stopped = false
     /// Called after each commit with the new last sequence (the live feed).
     private let onCommit: (@Sendable (UInt64) -> Void)?
+    /// Events written and not yet in the event and time indexes (Indexer.swift),
+    /// and the entries worked out for them as they were folded (oldest first).
+    private var unindexed: UInt64
+    private var pendingIndex: [PendingIndex] = []
+    /// The index is caught up once this many events are pending, or when no
+    /// command has come for `indexIdle`: a few hundred events share the
+    /// pages of one index commit, and no request waits for it.
+    static let indexLag: UInt64 = 256
+    static let indexIdle = 0.05
 
     public init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
                 onCommit: (@Sendable (UInt64) -> Void)? = nil) {
         self.store = store
         self.clock = clock
         self.onCommit = onCommit
+        unindexed = (try? store.unindexedCount()) ?? 0
         let t = Thread { [unowned self] in self.loop() }
         t.name = "ledger-writer"
         thread = t
@@ -96,17 +107,42 @@ public final class Writer: @unchecked Sendable {
     private func loop() {
         while true {
             cond.lock()
-            while queue.isEmpty && !stopping { cond.wait() }
+            let indexWaits = unindexed > 0 && !indexFailed
+            if queue.isEmpty && !stopping && indexWaits {
+                _ = cond.wait(until: Date(timeIntervalSinceNow: Writer.indexIdle))
+            }
+            while queue.isEmpty && !stopping && !(unindexed > 0 && !indexFailed) { cond.wait() }
             let batch = queue
             queue = []
-            if batch.isEmpty && stopping {
+            let ending = stopping && batch.isEmpty
+            cond.unlock()
+            if !batch.isEmpty { commit(batch) }
+            if unindexed > 0 && !indexFailed && (unindexed >= Writer.indexLag || batch.isEmpty) { catchUpIndex() }
+            if ending && (unindexed == 0 || indexFailed) {
+                cond.lock()
                 stopped = true
                 cond.broadcast()
                 cond.unlock()
                 return
             }
-            cond.unlock()
-            commit(batch)
+        }
+    }
+
+    /// The last index commit failed (disk full): not tried again before
+    /// the next write commits, so an idle writer does not spin on it.
+    private var indexFailed = false
+
+    /// One index commit. On failure the events stay in the tail readers
+    /// merge, which answers the same.
+    private func catchUpIndex() {
+        do {
+            let indexed = try store.catchUpIndex(limit: 4096, known: pendingIndex[...])
+            pendingIndex.removeAll { $0.seq <= indexed }
+            unindexed = try store.unindexedCount()
+        } catch {
+            indexFailed = true
+            // Past this many the log is the cheaper memory of what to index.
+            if pendingIndex.count > 100_000 { pendingIndex = [] }
         }
     }
 
@@ -116,10 +152,13 @@ public final class Writer: @unchecked Sendable {
         var last: UInt64 = 0
         var wrote = false
         var attempts = 0
+        var before: UInt64 = 0
+        var entries: [PendingIndex] = []
         while attempts < 3 + batch.count {
             attempts += 1
+            entries.removeAll(keepingCapacity: true)
             do {
-                (last, wrote) = try store.env.write { txn in try self.run(batch, in: txn) }
+                (before, last, wrote) = try store.env.write { txn in try self.run(batch, in: txn) { entries.append($0) } }
                 failure = nil
                 break
             } catch let e as BatchItemFailed {
@@ -138,18 +177,24 @@ public final class Writer: @unchecked Sendable {
             }
         }
         for item in batch { item.finish(failure == nil, failure) }
-        if failure == nil, wrote { onCommit?(last) }
+        if failure == nil, wrote {
+            unindexed += last - before
+            pendingIndex += entries
+            indexFailed = false
+            onCommit?(last)
+        }
     }
 
     /// Decides and applies every command of the batch in one transaction.
-    private func run(_ batch: [Item], in txn: Transaction) throws -> (UInt64, Bool) {
-        var seq = try store.lastSequence(txn)
+    private func run(_ batch: [Item], in txn: Transaction, pending: @escaping (PendingIndex) -> Void) throws -> (UInt64, UInt64, Bool) {
+        let start = try store.lastSequence(txn)
+        var seq = start
         var wrote = false
         let now = clock()
         for (index, item) in batch.enumerated() {
             let outcome: Result<UInt64, Rejection>
             do {
-                outcome = try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, in: txn, then: item.run)
+                outcome = try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, index: false, pending: pending, in: txn, then: item.run)
             } catch let f as FoldFailure {
                 throw BatchItemFailed(index: index, failure: f)
             }
@@ -161,7 +206,7 @@ public final class Writer: @unchecked Sendable {
                 seq = newSeq
             }
         }
-        return (seq, wrote)
+        return (start, seq, wrote)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Ledger
 @testable import LedgerStore
+import LMDB
 
 /// A small deterministic generator (SplitMix64), so a failing seed can be replayed.
 struct SeededRandom: RandomNumberGenerator {
@@ -208,5 +209,102 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         for seq in 1...last { #expect(try upgraded.rawEvent(seq) == old.rawEvent(seq), "event \(seq) was not copied as it was") }
         #expect(try LogFold.verify(upgraded).differences.isEmpty)
         #expect(LogFold.compare(stored: try old.dumpViews(), folded: try upgraded.dumpViews()).isEmpty)
+    }
+
+    /// The event and time indexes, written behind the log, answer exactly as
+    /// indexes written with each event: with nothing indexed yet (every
+    /// answer from the tail of the log), half indexed, and all indexed; and
+    /// once caught up they hold the same entries byte for byte.
+    @Test func deferredIndexAnswersAsInlineIndex() throws {
+        let inline = try LedgerStore(path: tempPath("index-inline"))
+        let deferred = try LedgerStore(path: tempPath("index-deferred"))
+        var rng = SeededRandom(state: 7)
+        var known: [PendingIndex] = []  // the second half is indexed from what the fold worked out
+        for i in 0..<400 {
+            let command = randomCommand(&rng, generation: currentGeneration(inline))
+            let time = Micros(1_000 * (i / 3))  // several events share a time
+            _ = try inline.commitSynchronously([command], context: ctx, clock: { time })
+            _ = try deferred.env.write { txn in
+                try deferred.decideAndAppend(command, context: ctx, time: time, after: try deferred.lastSequence(txn), index: false,
+                                             pending: { known.append($0) }, in: txn)
+            }
+        }
+        let last = try inline.lastSequence()
+        #expect(last > 100)
+        #expect(try deferred.lastSequence() == last)
+        #expect(try inline.unindexedCount() == 0)
+        #expect(try deferred.unindexedCount() == last)
+        var universe: Set<IndexEntry> = [IndexEntry(.project, "nobody"), IndexEntry(.consumer, "cccccccc-0000-4000-8000-999999999999")]
+        try inline.env.read { txn in
+            for seq in 1...last {
+                universe.formUnion(try inline.entriesInLog(try Event.decoded(try txn.get(inline.log, LedgerStore.key(seq))!), in: txn))
+            }
+        }
+        #expect(universe.count > 15)
+        let entries = universe.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
+        func answersAlike(_ stage: String) throws {
+            for e in entries {
+                for after in [0, last / 3, last - 5] {
+                    for limit in [1, 7, Int.max] {
+                        let want = try inline.sequences(e, after: after, limit: limit)
+                        #expect(try deferred.sequences(e, after: after, limit: limit) == want, "\(stage): \(e) after \(after) limit \(limit)")
+                    }
+                }
+            }
+            for seq in stride(from: 1, through: last, by: 5) {
+                for e in entries {
+                    #expect(try deferred.isIndexed(e, seq) == inline.isIndexed(e, seq), "\(stage): \(e) at \(seq)")
+                }
+            }
+            for t in stride(from: Micros(-1_000), through: 140_000, by: 500) {
+                #expect(try deferred.sequence(atOrBefore: t) == inline.sequence(atOrBefore: t), "\(stage): time \(t)")
+            }
+        }
+        try answersAlike("nothing indexed")
+        #expect(try deferred.catchUpIndex(limit: last / 2) == last / 2)
+        #expect(try deferred.unindexedCount() == last - last / 2)
+        try answersAlike("half indexed")
+        #expect(try deferred.catchUpIndex(known: known[...]) == last)
+        #expect(try deferred.catchUpIndex() == last)
+        try answersAlike("all indexed")
+        func keys(_ store: LedgerStore, _ db: KeyPath<LedgerStore, Database>) throws -> [[UInt8]] {
+            try store.env.read { txn in
+                var out: [[UInt8]] = []
+                try txn.scan(store[keyPath: db]) { k, _ in out.append(Array(k)); return true }
+                return out
+            }
+        }
+        #expect(try keys(deferred, \.eventIndex) == keys(inline, \.eventIndex))
+        #expect(try keys(deferred, \.timeIndex) == keys(inline, \.timeIndex))
+    }
+
+    /// The writer indexes what it wrote once it is idle, and before it stops.
+    @Test func writerCatchesUpTheIndex() async throws {
+        let store = try LedgerStore(path: tempPath("index-writer"))
+        var writer = Writer(store: store)
+        func provider(_ n: Int) -> Command {
+            .createProvider(uuid: String(format: "dddddddd-0000-4000-8000-%012d", n), name: "rp-\(n)", parent: nil)
+        }
+        for n in 0..<30 { _ = await writer.submit(provider(n), context: ctx) { _ in () } }
+        #expect(try store.lastSequence() == 30)
+        var waited = 0
+        while try store.unindexedCount() > 0 && waited < 200 {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            waited += 1
+        }
+        #expect(try store.unindexedCount() == 0, "not indexed after \(waited * 10) ms idle")
+        let before = try store.lastSequence()
+        for n in 30..<60 { _ = await writer.submit(provider(n), context: ctx) { _ in () } }
+        writer.stop()
+        #expect(try store.lastSequence() == before + 30)
+        #expect(try store.unindexedCount() == 0)
+        // A new writer over a tail left unindexed (a crash) catches it up.
+        _ = try store.env.write { txn in
+            try store.decideAndAppend(provider(60), context: ctx, time: 1, after: try store.lastSequence(txn), index: false, in: txn)
+        }
+        #expect(try store.unindexedCount() == 1)
+        writer = Writer(store: store)
+        writer.stop()
+        #expect(try store.unindexedCount() == 0)
     }
 }
