@@ -49,7 +49,13 @@ public final class Schema: @unchecked Sendable {
     private var simpleCache: [String: SimplePattern?] = [:]
     private let lock = NSLock()
 
-    public init(_ root: JSON) { self.root = root }
+    /// Answers valid-or-not without allocating; the checks below word the errors.
+    let compiled: CompiledSchema
+
+    public init(_ root: JSON) {
+        self.root = root
+        compiled = CompiledSchema(root)
+    }
 
     public convenience init(text: String) throws {
         self.init(try JSONParser.parse(text))
@@ -57,6 +63,12 @@ public final class Schema: @unchecked Sendable {
 
     /// nil when `instance` is valid; otherwise the error `jsonschema.validate` would raise.
     public func validate(_ instance: JSON) -> SchemaViolation? {
+        if compiled.accepts(instance) { return nil }
+        return bestMatch(check(instance, root, path: [], schemaPath: []))
+    }
+
+    /// The full check alone (the tests hold the compiled one to it).
+    func validateWithoutCompiled(_ instance: JSON) -> SchemaViolation? {
         let errors = check(instance, root, path: [], schemaPath: [])
         return bestMatch(errors)
     }
@@ -93,7 +105,7 @@ public final class Schema: @unchecked Sendable {
 
     // MARK: checks
 
-    private func typeMatches(_ v: JSON, _ type: String) -> Bool {
+    static func typeMatches(_ v: JSON, _ type: String) -> Bool {
         switch (type, v) {
         case ("object", .object), ("array", .array), ("string", .string), ("boolean", .bool), ("null", .null): true
         case ("integer", .int), ("integer", .bigInt): true
@@ -126,7 +138,7 @@ public final class Schema: @unchecked Sendable {
         return r.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
 
-    private func compare(_ v: JSON, _ bound: JSON) -> Int? {
+    static func compare(_ v: JSON, _ bound: JSON) -> Int? {
         // Exact for integers, including ones past 64 bits.
         func digits(_ j: JSON) -> (neg: Bool, mag: String)? {
             switch j {
@@ -164,7 +176,7 @@ public final class Schema: @unchecked Sendable {
             switch keyword {
             case "type":
                 let types: [String] = kv.arrayValue?.compactMap(\.stringValue) ?? [kv.stringValue ?? ""]
-                if !types.contains(where: { typeMatches(v, $0) }) {
+                if !types.contains(where: { Schema.typeMatches(v, $0) }) {
                     fail(keyword, "\(r) is not of type \(types.map(PythonRepr.string).joined(separator: ", "))")
                 }
             case "properties":
@@ -214,11 +226,11 @@ public final class Schema: @unchecked Sendable {
                     fail(keyword, n == 0 ? "\(r) is expected to be empty" : "\(r) has too many properties")
                 }
             case "minimum":
-                if v.numericValue != nil, let c = compare(v, kv), c < 0 {
+                if v.numericValue != nil, let c = Schema.compare(v, kv), c < 0 {
                     fail(keyword, "\(r) is less than the minimum of \(PythonRepr.of(kv))")
                 }
             case "maximum":
-                if v.numericValue != nil, let c = compare(v, kv), c > 0 {
+                if v.numericValue != nil, let c = Schema.compare(v, kv), c > 0 {
                     fail(keyword, "\(r) is greater than the maximum of \(PythonRepr.of(kv))")
                 }
             case "minLength":
