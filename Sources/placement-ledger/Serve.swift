@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
         let feed = CommitFeed(last: try store.lastSequence())
         let writer = Writer(store: store, onCommit: { feed.publish($0) })
         let api = PlacementAPI(store: store, writer: writer, feed: feed)
-        var logger = Logger(label: "placement-ledger")
+        var logger = Logger(label: "placement-ledger") { ServerLogHandler(label: $0) }
         logger.logLevel = .notice
         let app = Application(
             responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
