@@ -34,10 +34,14 @@ public final class LedgerStore: @unchecked Sendable {
     public let path: String
 
     /// Opens or creates the data dir at `path`.
+    /// - Parameter mapSize: address space reserved for the file (it grows
+    ///   only with what is written). 64 GiB, because growing the map stops
+    ///   every transaction for the remap and then faults every page back in:
+    ///   the soak showed a pause each time a 1 GiB map doubled.
     /// - Parameter olderFormat: read-only opens for replay, verify and
     ///   events may take a data dir of an older format (they need its log
     ///   and its current views, which every format keeps alike).
-    public init(path: String, readOnly: Bool = false, mapSize: Int = 1 << 30, olderFormat: Bool = false) throws {
+    public init(path: String, readOnly: Bool = false, mapSize: Int = 1 << 36, olderFormat: Bool = false) throws {
         let fm = FileManager.default
         if !readOnly { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) }
         guard fm.fileExists(atPath: path) else { throw StoreError.noDataDir(path) }
