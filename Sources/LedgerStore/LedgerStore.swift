@@ -67,12 +67,11 @@ public final class LedgerStore: @unchecked Sendable {
             guard f == LedgerStore.formatVersion || readOnly && olderFormat && LedgerStore.olderReadableFormats.contains(f) else {
                 throw StoreError.format(path, f)
             }
-        } else if !readOnly {
-            try env.write { try $0.put(meta, Array("format".utf8), Array(LedgerStore.formatVersion.utf8)) }
         }
         if !readOnly {
-            // Builds before the deferred index indexed every event as they wrote it.
             try env.write { txn in
+                if format == nil { try txn.put(meta, Array("format".utf8), Array(LedgerStore.formatVersion.utf8)) }
+                // Builds before the deferred index indexed every event as they wrote it.
                 if try txn.get(meta, LedgerStore.indexedKey) == nil {
                     try txn.put(meta, LedgerStore.indexedKey, LedgerStore.key(try lastSequence(txn)))
                 }

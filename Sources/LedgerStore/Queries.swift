@@ -61,15 +61,20 @@ extension LedgerStore {
                     return changed < limit
                 }
             }
-            // Each source is ascending and holds its first `limit`, so the
-            // tail is needed only while fewer than `limit` are found.
-            var tail = 0
-            try forEachUnindexed(in: txn, from: after) { ev, entries in
-                if entries.contains(entry) {
-                    found.append(ev.seq)
-                    tail += 1
+            // Each source is ascending and holds its first `limit`; every tail
+            // event comes after every indexed one, so the tail (whose entries
+            // cost an as-of fold each) is read only while fewer than `limit`
+            // are found up to `indexed`.
+            let indexed = try indexedThrough(txn)
+            if found.lazy.filter({ $0 <= indexed }).count < limit {
+                var tail = 0
+                try forEachUnindexed(in: txn, from: after) { ev, entries in
+                    if entries.contains(entry) {
+                        found.append(ev.seq)
+                        tail += 1
+                    }
+                    return tail < limit
                 }
-                return tail < limit
             }
             return Array(Set(found).sorted().prefix(limit))
         }

@@ -107,18 +107,17 @@ public final class Writer: @unchecked Sendable {
     private func loop() {
         while true {
             cond.lock()
-            let indexWaits = unindexed > 0 && !indexFailed
-            if queue.isEmpty && !stopping && indexWaits {
+            if queue.isEmpty && !stopping && indexPending {
                 _ = cond.wait(until: Date(timeIntervalSinceNow: Writer.indexIdle))
             }
-            while queue.isEmpty && !stopping && !(unindexed > 0 && !indexFailed) { cond.wait() }
+            while queue.isEmpty && !stopping && !indexPending { cond.wait() }
             let batch = queue
             queue = []
             let ending = stopping && batch.isEmpty
             cond.unlock()
             if !batch.isEmpty { commit(batch) }
-            if unindexed > 0 && !indexFailed && (unindexed >= Writer.indexLag || batch.isEmpty) { catchUpIndex() }
-            if ending && (unindexed == 0 || indexFailed) {
+            if indexPending && (unindexed >= Writer.indexLag || batch.isEmpty) { catchUpIndex() }
+            if ending && !indexPending {
                 cond.lock()
                 stopped = true
                 cond.broadcast()
@@ -131,6 +130,9 @@ public final class Writer: @unchecked Sendable {
     /// The last index commit failed (disk full): not tried again before
     /// the next write commits, so an idle writer does not spin on it.
     private var indexFailed = false
+
+    /// Events wait for the index, and an index commit may be tried.
+    private var indexPending: Bool { unindexed > 0 && !indexFailed }
 
     /// One index commit. On failure the events stay in the tail readers
     /// merge, which answers the same.

@@ -63,8 +63,7 @@ public final class Schema: @unchecked Sendable {
 
     /// nil when `instance` is valid; otherwise the error `jsonschema.validate` would raise.
     public func validate(_ instance: JSON) -> SchemaViolation? {
-        if compiled.accepts(instance) { return nil }
-        return bestMatch(check(instance, root, path: [], schemaPath: []))
+        compiled.accepts(instance) ? nil : validateWithoutCompiled(instance)
     }
 
     /// The full check alone (the tests hold the compiled one to it).
