@@ -10,6 +10,7 @@ into a venv beside the checkout (FUZZ_VENV, default ../.venv-fuzz).
 usage: tools/fuzz-test.py [--examples 320] [--min-cases 10000] [--seed N]
 """
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -54,6 +55,25 @@ def prepare(port):
     call('PUT', '/traits/CUSTOM_FUZZ')
 
 
+def describe(case):
+    """One recorded interaction as text a developer can replay with curl."""
+    req = case.get('request') or {}
+    resp = case.get('response') or {}
+    lines = ['  %s %s -> %s' % (req.get('method'), req.get('uri'), resp.get('status_code'))]
+    headers = req.get('headers') or {}
+    for name in ('openstack-api-version', 'OpenStack-API-Version', 'Content-Type', 'content-type'):
+        if name in headers:
+            lines.append('    %s: %s' % (name, headers[name]))
+    for label, part in (('request body', req.get('body')), ('response body', resp.get('body') or resp.get('content'))):
+        if part:
+            if isinstance(part, dict) and '$base64' in part:
+                text = base64.b64decode(part['$base64']).decode('utf-8', 'replace')
+            else:
+                text = part if isinstance(part, str) else json.dumps(part)
+            lines.append('    %s: %s' % (label, text[:2000]))
+    return '\n'.join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--examples', type=int, default=320, help='cases per operation and phase')
@@ -63,7 +83,7 @@ def main():
     exe = venv()
     root = tempfile.mkdtemp(prefix='ledger-fuzz-')
     datadir = root + '/data'
-    proc, port, _ = serve(BIN, datadir)
+    proc, port, _ = serve(BIN, datadir, log=root + '/server.log')
     events_path = root + '/events.ndjson'
     failures = []
     try:
@@ -82,6 +102,7 @@ def main():
         statuses = {}
         failed_checks = 0
         tool_errors = []
+        server_error_cases = []
         with open(events_path) as fh:
             for line in fh:
                 ev = json.loads(line)
@@ -99,12 +120,15 @@ def main():
                     cases += 1
                     code = resp.get('status_code')
                     statuses[code] = statuses.get(code, 0) + 1
+                    if code is not None and code >= 500:
+                        server_error_cases.append(describe(case))
         server_errors = sum(n for code, n in statuses.items() if code is not None and code >= 500)
         print('schemathesis: %d cases, statuses %s' % (cases, dict(sorted((str(k), v) for k, v in statuses.items()))))
         for e in tool_errors:
             print('note: schemathesis could not generate some cases: ' + e)
         if server_errors or failed_checks:
-            failures.append('schemathesis found failures (%d server errors, %d failed scenarios):\n%s' % (server_errors, failed_checks, tail))
+            failures.append('schemathesis found failures (%d server errors, %d failed scenarios):\n%s\n%s' % (
+                server_errors, failed_checks, '\n'.join(server_error_cases[:10]), tail))
         if cases < args.min_cases:
             failures.append('only %d cases ran (want at least %d):\n%s' % (cases, args.min_cases, tail))
     finally:

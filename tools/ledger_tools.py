@@ -25,12 +25,16 @@ def free_port():
     return port
 
 
-def serve(bin_path, datadir, timeout=30, extra=()):
-    """Starts `serve` on a free port; returns (process, port, seconds until GET / answered)."""
+def serve(bin_path, datadir, timeout=30, extra=(), log=None):
+    """Starts `serve` on a free port; returns (process, port, seconds until GET / answered).
+    With `log` (a path), the server's output goes there instead of nowhere."""
     port = free_port()
     t0 = time.perf_counter()
+    out = open(log, 'ab') if log else subprocess.DEVNULL
     proc = subprocess.Popen([bin_path, 'serve', '--port', str(port), '--data-dir', datadir] + list(extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    if log:
+        out.close()
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:

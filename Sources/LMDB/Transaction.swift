@@ -20,9 +20,18 @@ public struct Transaction {
         self.isWritable = writable
     }
 
+    /// The longest key LMDB stores (511 bytes in Debian's build).
+    var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(txn))) }
+
+    /// Whether `key` is one LMDB could hold. Any other key is simply absent:
+    /// a lookup of "" or of 600 bytes (a resource class name no pattern
+    /// bounded) finds nothing, where LMDB itself would fail with MDB_BAD_VALSIZE.
+    func storable(_ key: [UInt8]) -> Bool { !key.isEmpty && key.count <= maxKeySize }
+
     /// The value under `key`, or nil.
     public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
-        try key.withUnsafeBytes { kb in
+        guard storable(key) else { return nil }
+        return try key.withUnsafeBytes { kb in
             var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
             var v = MDB_val()
             let rc = mdb_get(txn, db.dbi, &k, &v)
@@ -49,7 +58,8 @@ public struct Transaction {
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
-        try key.withUnsafeBytes { kb in
+        guard storable(key) else { return false }
+        return try key.withUnsafeBytes { kb in
             var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
             let rc = mdb_del(txn, db.dbi, &k, nil)
             if rc == MDB_NOTFOUND { return false }
@@ -70,6 +80,24 @@ public struct Transaction {
         return Int(stat.ms_entries)
     }
 
+    /// Puts `cursor` on the first key at or after `target` (MDB_SET_RANGE),
+    /// for targets of any length: every stored key is at most `maxKeySize`
+    /// bytes, so the first one at or after a longer target is the first one
+    /// after its first `maxKeySize` bytes.
+    private func seekRange(_ cursor: OpaquePointer?, _ target: [UInt8], _ k: inout MDB_val, _ v: inout MDB_val) -> Int32 {
+        if target.isEmpty { return mdb_cursor_get(cursor, &k, &v, MDB_FIRST) }
+        let max = maxKeySize
+        let head = target.count > max ? Array(target[0..<max]) : target
+        let rc = head.withUnsafeBytes { hb in
+            k = MDB_val(mv_size: hb.count, mv_data: UnsafeMutableRawPointer(mutating: hb.baseAddress))
+            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        }
+        if rc == 0, target.count > max, head.withUnsafeBytes({ $0.elementsEqual(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)) }) {
+            return mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        return rc
+    }
+
     /// Calls `body` for each record whose key starts with `prefix` (all records
     /// when empty), starting at `from` if given, in key order, until it returns false.
     public func scan(_ db: Database, prefix: [UInt8] = [], from: [UInt8]? = nil, reverse: Bool = false,
@@ -88,10 +116,7 @@ public struct Transaction {
             } else {
                 var upper = from ?? prefix
                 if from == nil { upper.append(contentsOf: [UInt8](repeating: 0xFF, count: 8)) }
-                rc = upper.withUnsafeBytes { ub in
-                    k = MDB_val(mv_size: ub.count, mv_data: UnsafeMutableRawPointer(mutating: ub.baseAddress))
-                    return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-                }
+                rc = seekRange(cursor, upper, &k, &v)
                 if rc == MDB_NOTFOUND {
                     rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
                 } else if rc == 0 {
@@ -101,13 +126,8 @@ public struct Transaction {
                     }
                 }
             }
-        } else if start.isEmpty {
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
         } else {
-            rc = start.withUnsafeBytes { sb in
-                k = MDB_val(mv_size: sb.count, mv_data: UnsafeMutableRawPointer(mutating: sb.baseAddress))
-                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-            }
+            rc = seekRange(cursor, start, &k, &v)
         }
         while rc == 0 {
             let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
@@ -137,13 +157,7 @@ public struct Transaction {
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val()
         var v = MDB_val()
-        func seek(_ target: [UInt8]) -> Int32 {
-            if target.isEmpty { return mdb_cursor_get(cursor, &k, &v, MDB_FIRST) }
-            return target.withUnsafeBytes { tb in
-                k = MDB_val(mv_size: tb.count, mv_data: UnsafeMutableRawPointer(mutating: tb.baseAddress))
-                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-            }
-        }
+        func seek(_ target: [UInt8]) -> Int32 { seekRange(cursor, target, &k, &v) }
         var rc = seek(prefix)
         while rc == 0 {
             let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Ledger
 import LedgerAudit
+import Logging
 import NIOCore
 import PlacementJSON
 
@@ -67,12 +68,12 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
-        let response = try await placementResponse(to: request)
+        let response = try await placementResponse(to: request, logger: context.logger)
         guard let cors else { return response }
         return cors.apply(method: request.method.rawValue, request: request.headers, to: response)
     }
 
-    private func placementResponse(to request: Request) async throws -> Response {
+    private func placementResponse(to request: Request, logger: Logger) async throws -> Response {
         let requestID = RequestID.make()
         var versionForHeaders: Microversion?
         var varyHeader = true
@@ -126,12 +127,17 @@ public struct PlacementResponder: HTTPResponder {
             }
             return finish(try await handler(api, req), req: req, vary: true)
         } catch let error as PlacementError {
+            if error.status >= 500 {
+                logger.error("\(error.status) on \(method) \(request.uri.path) (\(requestID)): \(error.detail)")
+            }
             return render(error, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
                           contentType: request.headers[.contentType], accept: request.headers[.accept])
         } catch let error as AuthFailure {
             _ = error
             return unauthorized(requestID)
         } catch {
+            // Not a refusal the API words: a fault of ours, which the operator must see.
+            logger.error("500 on \(method) \(request.uri.path) (\(requestID)): \(String(reflecting: error))")
             let e = PlacementError(500, "\(error)")
             return render(e, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
                           contentType: request.headers[.contentType], accept: request.headers[.accept])

@@ -30,6 +30,40 @@ func tempDir(_ name: String = "lmdb") -> String {
         }
     }
 
+    /// Keys LMDB cannot hold (empty, longer than 511 bytes) are absent, not
+    /// errors: lookups and seeks by a caller's name must not fail.
+    @Test func unstorableKeysAreAbsent() throws {
+        let env = try Environment(path: tempDir())
+        let db = try env.database("t")
+        let long = [UInt8](repeating: 0x61, count: 600)
+        let max = Array(long[0..<511])
+        try env.write { txn in
+            for k in [[0x61], max, max.dropLast() + [0x62], [0x62]] as [[UInt8]] { try txn.put(db, k, k) }
+            #expect(try txn.get(db, []) == nil)
+            #expect(try txn.get(db, long) == nil)
+            #expect(try txn.delete(db, long) == false)
+            #expect(throws: LMDBError.self) { try txn.put(db, long, [1]) }
+        }
+        try env.read { txn in
+            func keys(prefix: [UInt8] = [], from: [UInt8]? = nil, reverse: Bool = false) throws -> [Int] {
+                var out: [Int] = []
+                try txn.scan(db, prefix: prefix, from: from, reverse: reverse) { k, _ in out.append(k.count * 10 + Int(k.last! - 0x60)); return true }
+                return out
+            }
+            // The first key at or after 600 a's is the one after 511 a's.
+            #expect(try keys(from: long) == [5112, 12])
+            #expect(try keys(from: long, reverse: true) == [5111, 11])
+            #expect(try keys(prefix: long) == [])
+            #expect(try keys(prefix: max) == [5111])
+            var walked: [Int] = []
+            try txn.walk(db, prefix: []) { k, _ in
+                walked.append(k.count)
+                return k.count == 1 && k[0] == 0x61 ? .seek(long) : .next
+            }
+            #expect(walked == [1, 511, 1])
+        }
+    }
+
     @Test func putGetScanDelete() throws {
         let env = try Environment(path: tempDir())
         let db = try env.database("t")

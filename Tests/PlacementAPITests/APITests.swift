@@ -24,6 +24,7 @@ let consumerA = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
 
     /// A refused request gets Placement's error and leaves the log as it was.
     @Test func refusedWritesWriteNothing() async throws {
+        let longClass = String(repeating: "VCPU", count: 150)  // matches ^[A-Z0-9_]+$, 600 bytes
         let server = try TestServer()
         try await server.run { c in
             try await c.call(.post, "/resource_providers", json: #"{"name": "a", "uuid": "\#(rpA)"}"#)
@@ -33,6 +34,12 @@ let consumerA = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
                 (.put, "/resource_providers/\(rpA)/inventories", #"{"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 0}}}"#),
                 (.put, "/allocations/\(consumerA)", #"{"allocations": {"\#(rpA)": {"resources": {"VCPU": 1}}}, "project_id": "p", "user_id": "u", "consumer_generation": null, "consumer_type": "INSTANCE"}"#),
                 (.delete, "/resource_providers/\(rpB)", ""),
+                // Inventory keys no pattern checks: "" (a null one is a 500 in Placement) and longer than an LMDB key.
+                (.put, "/resource_providers/\(rpA)/inventories", #"{"resource_provider_generation": 0, "inventories": {"": null}}"#),
+                (.put, "/resource_providers/\(rpA)/inventories", #"{"resource_provider_generation": 0, "inventories": {"": {"total": 1}}}"#),
+                (.put, "/resource_providers/\(rpA)/inventories", #"{"resource_provider_generation": 0, "inventories": {"\#(longClass)": {"total": 1}}}"#),
+                (.put, "/resource_providers/\(rpA)/inventories/\(longClass)", #"{"resource_provider_generation": 0, "total": 1}"#),
+                (.put, "/allocations/\(consumerA)", #"{"allocations": {"\#(rpA)": {"resources": {"\#(longClass)": 1}}}, "project_id": "p", "user_id": "u", "consumer_generation": null, "consumer_type": "INSTANCE"}"#),
             ]
             for (method, uri, json) in bad {
                 let r = try await c.call(method, uri, json: json.isEmpty ? nil : json)
