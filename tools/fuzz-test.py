@@ -3,11 +3,13 @@
 schemas/openapi.yaml, valid and invalid requests alike.
 
 Passes when no request got a 5xx (schemathesis' not_a_server_error check),
-at least --min-cases cases ran, the server still stops cleanly, and
+at least --min-cases cases ran (a guard against a run that tested little:
+schemathesis drops duplicate cases, so the count varies from run to run, by
+about 15% around 11,000 here), the server still stops cleanly, and
 `placement-ledger verify` passes on what the run left. Installs schemathesis
 into a venv beside the checkout (FUZZ_VENV, default ../.venv-fuzz).
 
-usage: tools/fuzz-test.py [--examples 320] [--min-cases 10000] [--seed N]
+usage: tools/fuzz-test.py [--examples 360] [--min-cases 9000] [--seed N]
 """
 import argparse
 import base64
@@ -76,8 +78,8 @@ def describe(case):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--examples', type=int, default=320, help='cases per operation and phase')
-    ap.add_argument('--min-cases', type=int, default=10000)
+    ap.add_argument('--examples', type=int, default=360, help='cases per operation and phase')
+    ap.add_argument('--min-cases', type=int, default=9000)
     ap.add_argument('--seed', type=int, default=None)
     args = ap.parse_args()
     exe = venv()
