@@ -12,7 +12,10 @@ Exits 1 on any failure.
 
 Then connection abuse: a request head sent too slowly is cut off by the idle
 timeout, and one client address opening hundreds of connections is held to
-its limit while another address is still served.
+its limit while another address is still served. And one connection used
+hard: pipelined requests (a PUT, then GETs answered on the event loop) come
+back in order, the GET seeing the PUT; a connection busy with GETs is not
+cut off as idle; `Connection: close` closes it after the answer.
 
 usage: tools/hostile-test.py
 """
@@ -163,6 +166,73 @@ def connection_abuse(port):
     return problems
 
 
+def read_answer(sock, buf):
+    """One HTTP answer from `buf` plus what `sock` sends: (status, headers, body, rest of buf), or None when closed."""
+    while b'\r\n\r\n' not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    head, _, buf = buf.partition(b'\r\n\r\n')
+    lines = head.decode('latin-1').split('\r\n')
+    headers = {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
+    length = int(headers.get('content-length', '0'))
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    return int(lines[0].split()[1]), headers, buf[:length], buf[length:]
+
+
+def one_connection(port, rp):
+    problems = []
+    consumer = str(uuid.uuid4())
+    body = json.dumps({'allocations': {rp: {'resources': {'VCPU': 1}}}, 'project_id': 'p', 'user_id': 'u',
+                       'consumer_generation': None, 'consumer_type': 'INSTANCE'}).encode()
+    common = 'Host: x\r\nX-Auth-Token: admin\r\nOpenStack-API-Version: placement 1.39\r\n'
+    put = ('PUT /allocations/%s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+           % (consumer, common, len(body))).encode() + body
+    get = ('GET /allocations/%s HTTP/1.1\r\n%s\r\n' % (consumer, common)).encode()
+    root = ('GET / HTTP/1.1\r\n%s\r\n' % common).encode()
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    s.sendall(put + get + root)  # pipelined: one write
+    buf, answers = b'', []
+    for _ in range(3):
+        a = read_answer(s, buf)
+        if a is None:
+            break
+        answers.append(a[:3])
+        buf = a[3]
+    statuses = [a[0] for a in answers]
+    seqs = [int(a[1].get('x-ledger-sequence', '-1')) for a in answers]
+    if statuses != [204, 200, 200]:
+        problems.append('pipelined PUT, GET, GET answered %s' % statuses)
+    elif rp not in json.loads(answers[1][2])['allocations'] or seqs[1] < seqs[0]:
+        problems.append('the pipelined GET did not see the PUT before it: %r' % answers[1][2][:200])
+    print('%-36s %s' % ('pipelined PUT, GET, GET', statuses), flush=True)
+    # Busy with GETs for longer than the idle timeout (2 s): still open.
+    kept = True
+    for _ in range(8):
+        s.sendall(root)
+        a = read_answer(s, b'')
+        if a is None or a[0] != 200:
+            kept = False
+            break
+        time.sleep(0.4)
+    if not kept:
+        problems.append('a connection sending a GET every 0.4 s was closed (idle timeout 2 s)')
+    s.sendall(('GET / HTTP/1.1\r\n%sConnection: close\r\n\r\n' % common).encode())
+    a = read_answer(s, b'')
+    closed = a is not None and a[0] == 200 and closed_within(s, 5)
+    if not closed:
+        problems.append('Connection: close was answered %s and the connection %s' % (
+            a and a[0], 'closed' if closed_within(s, 0) else 'kept open'))
+    print('%-36s %s' % ('busy connection, then close', 'kept, then closed' if kept and closed else 'WRONG'), flush=True)
+    s.close()
+    return problems
+
+
 def start_refusals(datadir):
     """A second server on the same data dir, and a truncated copy of it, must not start, and must say why."""
     problems = []
@@ -212,6 +282,7 @@ def main():
                 break
             print('%-36s %s' % (name, status), flush=True)
         failures += connection_abuse(port)
+        failures += one_connection(port, rp)
         failures += start_refusals(datadir)
     finally:
         proc.terminate()

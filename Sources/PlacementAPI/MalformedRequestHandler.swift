@@ -97,12 +97,20 @@ extension PlacementResponder {
     /// At most `n` open connections in all; more wait to be accepted.
     public static func connectionCap(_ n: Int) -> any AvailableConnectionsDelegate { MaximumAvailableConnections(n) }
 
-    /// Hummingbird's HTTP/1 server with the handlers above in its pipeline.
-    public static func http1Server(limits: ConnectionLimits = ConnectionLimits()) -> HTTPServerBuilder {
+    /// Hummingbird's HTTP/1 server with the handlers above in its pipeline,
+    /// and GETs answered on the event loop (InlineReads.swift) unless
+    /// `inlineReads` is false.
+    public func http1Server(limits: ConnectionLimits = ConnectionLimits(), serverName: String? = nil,
+                            inlineReads: Bool = true) -> HTTPServerBuilder {
         let counts = PerClientConnections(limit: limits.perClient)
-        return .http1(configuration: .init(
+        let configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: [MalformedRequestHandler(), ConnectionLimitHandler(counts)],
             idleTimeout: limits.idleTimeout,
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes)))
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes))
+        guard inlineReads else { return .http1(configuration: configuration) }
+        return HTTPServerBuilder { hummingbird in
+            InlineReadsHTTP1Channel(inner: HTTP1Channel(responder: hummingbird, configuration: configuration),
+                                    responder: self, serverName: serverName)
+        }
     }
 }

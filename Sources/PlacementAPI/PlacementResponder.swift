@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Ledger
 import LedgerAudit
 import Logging
@@ -68,80 +69,129 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
-        let response = try await placementResponse(to: request, logger: context.logger)
+        let response = await placementAnswer(to: request, logger: context.logger).response
         guard let cors else { return response }
         return cors.apply(method: request.method.rawValue, request: request.headers, to: response)
     }
 
-    private func placementResponse(to request: Request, logger: Logger) async throws -> Response {
-        let requestID = RequestID.make()
-        var versionForHeaders: Microversion?
-        var varyHeader = true
-        let method = request.method.rawValue
-        do {
-            var request = request
-            let path = request.uri.path
-            let isRoot = path == "/" || path.isEmpty
-            if let cl = request.headers[.contentLength] {
-                guard let n = Int(cl.trimmed) else {
-                    throw PlacementError(400, "content-length header must be an integer")
-                }
-                if n > limits.maxBodyBytes { throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.") }
-                if n > 0, (request.headers[.contentType] ?? "").isEmpty {
-                    throw PlacementError(400, "content-type header required when content-length > 0")
-                }
+    /// What is known of a request before its body: who asks, at which
+    /// microversion, for which path.
+    private struct Prelude {
+        let requestID: String
+        let method: String
+        let head: HTTPRequest
+        let uri: URI
+        var version: Microversion?
+        var identity: Identity?
+        var vary = true
+    }
+
+    /// The checks Placement makes before it reads a body: content length
+    /// and type, identity, microversion.
+    private func prelude(_ p: inout Prelude) throws {
+        let headers = p.head.headerFields
+        if let cl = headers[.contentLength] {
+            guard let n = Int(cl.trimmed) else {
+                throw PlacementError(400, "content-length header must be an integer")
             }
-            let identity = try authenticate(request.headers, isRoot: isRoot)
-            let version = try Microversion.negotiate(request.headers[values: HTTPField.Name("OpenStack-API-Version")!])
-            versionForHeaders = version
+            if n > limits.maxBodyBytes { throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.") }
+            if n > 0, (headers[.contentType] ?? "").isEmpty {
+                throw PlacementError(400, "content-type header required when content-length > 0")
+            }
+        }
+        p.identity = try authenticate(headers, isRoot: p.uri.path == "/" || p.uri.path.isEmpty)
+        p.version = try Microversion.negotiate(headers[values: HTTPField.Name("OpenStack-API-Version")!])
+    }
+
+    /// The request as the handlers see it, and the handler that answers it
+    /// (Placement's 404 and 405 when none does).
+    private func route(_ p: inout Prelude, body: [UInt8]) throws -> (PlacementRequest, Endpoint) {
+        let path = p.uri.path
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .map { $0.percentDecoded() }
+        var req = PlacementRequest(
+            method: p.method, path: path, query: parseQuery(p.uri.query), headers: p.head.headerFields,
+            body: body, version: p.version!, requestID: p.requestID,
+            identity: p.identity ?? Identity(user: "", projectID: nil, roles: []), policy: policy,
+            base: "http://\(p.head.authority ?? "localhost")")
+        if path == "/" || path.isEmpty {
+            guard p.method == "GET" else {
+                throw PlacementError(405, "The method specified is not allowed for this resource.", headers: [("allow", "GET")])
+            }
+            return (req, .sync(PlacementAPI.root))
+        }
+        guard let (route, params) = PlacementAPI.routes.lazy.compactMap({ r in r.match(segments).map { (r, $0) } }).first else {
+            p.vary = false
+            throw PlacementError(404, "")
+        }
+        guard let endpoint = route.methods.first(where: { $0.method == p.method })?.endpoint else {
+            throw PlacementError(405, "The method specified is not allowed for this resource.",
+                                 headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
+        }
+        req.params = params
+        if let asOf = p.head.headerFields[Header.asOf] {
+            req.asOf = try api.resolveAsOf(asOf, method: p.method)
+        }
+        return (req, endpoint)
+    }
+
+    private func placementAnswer(to request: Request, logger: Logger) async -> Answer {
+        var p = Prelude(requestID: RequestID.make(), method: request.method.rawValue, head: request.head, uri: request.uri)
+        do {
+            try prelude(&p)
+            var request = request
             let bodyBuffer: ByteBuffer
             do {
                 bodyBuffer = try await request.collectBody(upTo: limits.maxBodyBytes)
             } catch {
                 throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.")
             }
-            let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-                .map { $0.percentDecoded() }
-            let host = request.head.authority ?? "localhost"
-            var req = PlacementRequest(
-                method: method, path: path, query: parseQuery(request.uri.query), headers: request.headers,
-                body: Array(buffer: bodyBuffer), version: version, requestID: requestID,
-                identity: identity ?? Identity(user: "", projectID: nil, roles: []), policy: policy, base: "http://\(host)")
-            if isRoot {
-                guard method == "GET" else {
-                    throw PlacementError(405, "The method specified is not allowed for this resource.", headers: [("allow", "GET")])
-                }
-                return finish(try await PlacementAPI.root(api, req), req: req, vary: true)
+            let (req, endpoint) = try route(&p, body: Array(buffer: bodyBuffer))
+            switch endpoint {
+            case .sync(let handler): return finish(try handler(api, req), req: req, vary: true)
+            case .async(let handler): return finish(try await handler(api, req), req: req, vary: true)
             }
-            guard let (route, params) = PlacementAPI.routes.lazy.compactMap({ r in r.match(segments).map { (r, $0) } }).first else {
-                varyHeader = false
-                throw PlacementError(404, "")
-            }
-            guard let handler = route.methods.first(where: { $0.method == method })?.handler else {
-                throw PlacementError(405, "The method specified is not allowed for this resource.",
-                                     headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
-            }
-            req.params = params
-            if let asOf = request.headers[Header.asOf] {
-                req.asOf = try api.resolveAsOf(asOf, method: method)
-            }
-            return finish(try await handler(api, req), req: req, vary: true)
-        } catch let error as PlacementError {
-            if error.status >= 500 {
-                logger.error("\(error.status) on \(method) \(request.uri.path) (\(requestID)): \(error.detail)")
-            }
-            return render(error, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
-                          contentType: request.headers[.contentType], accept: request.headers[.accept])
-        } catch let error as AuthFailure {
-            _ = error
-            return unauthorized(requestID)
         } catch {
-            // Not a refusal the API words: a fault of ours, which the operator must see.
-            logger.error("500 on \(method) \(request.uri.path) (\(requestID)): \(String(reflecting: error))")
-            let e = PlacementError(500, "\(error)")
-            return render(e, requestID: requestID, method: method, version: versionForHeaders, vary: varyHeader,
-                          contentType: request.headers[.contentType], accept: request.headers[.accept])
+            return failure(error, p, logger: logger)
         }
+    }
+
+    /// The answer to a GET computed where it arrived (the channel's event
+    /// loop, InlineReads.swift), or nil when the request needs the async
+    /// path: a body, a handler that writes, or CORS headers to add.
+    func inlineAnswer(to head: HTTPRequest, logger: Logger) -> Answer? {
+        guard mayAnswerInline(head) else { return nil }
+        var p = Prelude(requestID: RequestID.make(), method: "GET", head: head, uri: URI(head.path ?? ""))
+        do {
+            try prelude(&p)
+            let (req, endpoint) = try route(&p, body: [])
+            guard case .sync(let handler) = endpoint else { return nil }
+            return finish(try handler(api, req), req: req, vary: true)
+        } catch {
+            return failure(error, p, logger: logger)
+        }
+    }
+
+    /// Whether `inlineAnswer` may take `head`: a GET with no body, and no CORS to add.
+    func mayAnswerInline(_ head: HTTPRequest) -> Bool {
+        cors == nil && head.method == .get && head.headerFields[.transferEncoding] == nil
+            && (head.headerFields[.contentLength].map { $0.trimmed == "0" } ?? true)
+    }
+
+    /// A refusal in Placement's words, or a fault of ours (logged: the operator must see it).
+    private func failure(_ error: any Error, _ p: Prelude, logger: Logger) -> Answer {
+        let headers = p.head.headerFields
+        let e: PlacementError
+        switch error {
+        case let error as PlacementError: e = error
+        case is AuthFailure: return unauthorized(p.requestID)
+        default: e = PlacementError(500, "\(error)")
+        }
+        if e.status >= 500 {
+            logger.error("\(e.status) on \(p.method) \(p.uri.path) (\(p.requestID)): \(error is PlacementError ? e.detail : String(reflecting: error))")
+        }
+        return render(e, requestID: p.requestID, method: p.method, version: p.version, vary: p.vary,
+                      contentType: headers[.contentType], accept: headers[.accept])
     }
 
     private struct AuthFailure: Error {}
@@ -194,7 +244,7 @@ public struct PlacementResponder: HTTPResponder {
         }
     }
 
-    private func finish(_ r: PlacementResponse, req: PlacementRequest, vary: Bool) -> Response {
+    private func finish(_ r: PlacementResponse, req: PlacementRequest, vary: Bool) -> Answer {
         var headers = HTTPFields()
         headers[Header.requestID] = req.requestID
         headers[Header.apiVersion] = "placement \(req.version)"
@@ -206,7 +256,7 @@ public struct PlacementResponder: HTTPResponder {
             headers[.cacheControl] = "no-cache"
         }
         if let stream = r.stream {
-            return Response(status: .init(code: r.status), headers: headers, body: stream)
+            return Answer(status: r.status, headers: headers, body: ByteBuffer(), stream: stream)
         }
         var body = ByteBuffer()
         if let json = r.body {
@@ -216,11 +266,11 @@ public struct PlacementResponder: HTTPResponder {
             headers[.contentType] = type
             body = ByteBuffer(bytes: bytes)
         }
-        return Response(status: .init(code: r.status), headers: headers, body: .init(byteBuffer: body))
+        return Answer(status: r.status, headers: headers, body: body)
     }
 
     private func render(_ e: PlacementError, requestID: String, method: String, version: Microversion?, vary: Bool,
-                        contentType: String?, accept: String?) -> Response {
+                        contentType: String?, accept: String?) -> Answer {
         var err = JSONObject()
         err["status"] = .int(Int64(e.status))
         err["title"] = .string(e.title)
@@ -245,11 +295,11 @@ public struct PlacementResponder: HTTPResponder {
             let text = e.explanation(method: method, contentType: contentType) + "<br /><br />\n" + e.detail
             let html = "<html>\n <head>\n  <title>\(e.status) \(e.title)</title>\n </head>\n <body>\n  <h1>\(e.status) \(e.title)</h1>\n  \(text)\n\n\n </body>\n</html>"
             headers[.contentType] = "text/html; charset=UTF-8"
-            return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+            return Answer(status: e.status, headers: headers, body: ByteBuffer(string: html))
         }
         headers[.contentType] = "application/json"
         let body = JSONWriter.bytes(.object(JSONObject([("errors", .array([.object(err)]))])))
-        return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Answer(status: e.status, headers: headers, body: ByteBuffer(bytes: body))
     }
 
     /// The answer to a request whose head the HTTP parser refused, rendered
@@ -274,7 +324,7 @@ public struct PlacementResponder: HTTPResponder {
         return types.contains("text/html") && !types.contains { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }
     }
 
-    private func unauthorized(_ requestID: String) -> Response {
+    private func unauthorized(_ requestID: String) -> Answer {
         var headers = HTTPFields()
         headers[Header.requestID] = requestID
         headers[.contentType] = "application/json"
@@ -282,7 +332,22 @@ public struct PlacementResponder: HTTPResponder {
             ("message", "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.<br /><br />\n\n\n"),
             ("code", "401 Unauthorized"), ("title", "Unauthorized"),
         ]))
-        return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
+        return Answer(status: 401, headers: headers, body: ByteBuffer(bytes: JSONWriter.bytes(body)))
+    }
+}
+
+/// A finished answer, before Hummingbird adds `Content-Length`, `Date` and
+/// `Server`: the async path hands it on as a `Response`, the inline path
+/// (InlineReads.swift) writes it to the channel itself.
+struct Answer {
+    var status: Int
+    var headers: HTTPFields
+    var body: ByteBuffer
+    /// A body written as it is produced (never on the inline path).
+    var stream: ResponseBody?
+
+    var response: Response {
+        Response(status: .init(code: status), headers: headers, body: stream ?? .init(byteBuffer: body))
     }
 }
 

@@ -1,16 +1,24 @@
-/// A handler of one method on one route.
+/// A handler of one method on one route that may wait (a write waits for its commit).
 typealias Handler = @Sendable (PlacementAPI, PlacementRequest) async throws -> PlacementResponse
+/// A handler that answers from one snapshot and never waits: every GET.
+/// These can run where the request arrived (InlineReads.swift).
+typealias ReadHandler = @Sendable (PlacementAPI, PlacementRequest) throws -> PlacementResponse
+
+enum Endpoint: Sendable {
+    case sync(ReadHandler)
+    case async(Handler)
+}
 
 /// One entry of the route table: a path pattern (`{name}` segments match
 /// any one segment) and its handlers in Placement's declaration order, which
 /// is the order of the `Allow` header on a 405.
 struct Route: Sendable {
     let pattern: [String]
-    let methods: [(method: String, handler: Handler)]
+    let methods: [(method: String, endpoint: Endpoint)]
 
-    init(_ path: String, _ methods: [(String, Handler)]) {
+    init(_ path: String, _ methods: [(String, Endpoint)]) {
         pattern = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        self.methods = methods.map { (method: $0.0, handler: $0.1) }
+        self.methods = methods.map { (method: $0.0, endpoint: $0.1) }
     }
 
     func match(_ segments: [String]) -> [String: String]? {
@@ -30,12 +38,23 @@ struct Route: Sendable {
 
 /// Limits a handler to a range of microversions; outside it Placement
 /// answers 404 (or the given status).
-func versioned(_ min: Int, max: Int = Microversion.max.minor, status: Int = 404, _ handler: @escaping Handler) -> Handler {
-    { api, req in
-        guard req.version >= Microversion(1, min) && req.version <= Microversion(1, max) else {
-            throw PlacementError(status, status == 405 ? "The method specified is not allowed for this resource." : "")
-        }
+func versioned(_ min: Int, max: Int = Microversion.max.minor, status: Int = 404, _ handler: @escaping Handler) -> Endpoint {
+    .async { api, req in
+        try check(req, min, max, status)
         return try await handler(api, req)
+    }
+}
+
+func versioned(_ min: Int, max: Int = Microversion.max.minor, status: Int = 404, _ handler: @escaping ReadHandler) -> Endpoint {
+    .sync { api, req in
+        try check(req, min, max, status)
+        return try handler(api, req)
+    }
+}
+
+private func check(_ req: PlacementRequest, _ min: Int, _ max: Int, _ status: Int) throws {
+    guard req.version >= Microversion(1, min) && req.version <= Microversion(1, max) else {
+        throw PlacementError(status, status == 405 ? "The method specified is not allowed for this resource." : "")
     }
 }
 
@@ -47,21 +66,21 @@ extension PlacementAPI {
             ("GET", versioned(2, showResourceClass)), ("PUT", versioned(2, updateResourceClass)),
             ("DELETE", versioned(2, deleteResourceClass)),
         ]),
-        Route("/resource_providers", [("GET", listProviders), ("POST", createProvider)]),
-        Route("/resource_providers/{uuid}", [("GET", showProvider), ("DELETE", deleteProvider), ("PUT", updateProvider)]),
+        Route("/resource_providers", [("GET", .sync(listProviders)), ("POST", .async(createProvider))]),
+        Route("/resource_providers/{uuid}", [("GET", .sync(showProvider)), ("DELETE", .async(deleteProvider)), ("PUT", .async(updateProvider))]),
         Route("/resource_providers/{uuid}/inventories", [
-            ("GET", listInventories), ("POST", createInventory), ("PUT", setInventories),
+            ("GET", .sync(listInventories)), ("POST", .async(createInventory)), ("PUT", .async(setInventories)),
             ("DELETE", versioned(5, status: 405, deleteInventories)),
         ]),
         Route("/resource_providers/{uuid}/inventories/{resource_class}", [
-            ("GET", showInventory), ("PUT", updateInventory), ("DELETE", deleteInventory),
+            ("GET", .sync(showInventory)), ("PUT", .async(updateInventory)), ("DELETE", .async(deleteInventory)),
         ]),
-        Route("/resource_providers/{uuid}/usages", [("GET", providerUsages)]),
+        Route("/resource_providers/{uuid}/usages", [("GET", .sync(providerUsages))]),
         Route("/resource_providers/{uuid}/aggregates", [("GET", versioned(1, listAggregates)), ("PUT", versioned(1, setAggregates))]),
-        Route("/resource_providers/{uuid}/allocations", [("GET", providerAllocations)]),
+        Route("/resource_providers/{uuid}/allocations", [("GET", .sync(providerAllocations))]),
         Route("/allocations", [("POST", versioned(13, postAllocations))]),
         Route("/allocations/{consumer_uuid}", [
-            ("GET", consumerAllocations), ("PUT", putAllocations), ("DELETE", deleteAllocations),
+            ("GET", .sync(consumerAllocations)), ("PUT", .async(putAllocations)), ("DELETE", .async(deleteAllocations)),
         ]),
         Route("/allocation_candidates", [("GET", versioned(10, listAllocationCandidates))]),
         Route("/traits", [("GET", versioned(6, listTraits))]),
@@ -72,11 +91,12 @@ extension PlacementAPI {
         ]),
         Route("/usages", [("GET", versioned(9, totalUsages))]),
         Route("/reshaper", [("POST", versioned(30, reshape))]),
-        // The ledger's own audit API (not Placement's).
-        Route("/ledger/events", [("GET", ledgerEvents)]),
-        Route("/ledger/consumers", [("GET", staleConsumers)]),
-        Route("/ledger/consumers/{uuid}/history", [("GET", consumerHistory)]),
-        Route("/ledger/resource_providers/{uuid}/history", [("GET", providerHistory)]),
-        Route("/ledger/resource_providers/{uuid}/usage.svg", [("GET", providerUsagePlot)]),
+        // The ledger's own audit API (not Placement's). Its answers may fold
+        // much of the log, so they run as tasks, never on an event loop.
+        Route("/ledger/events", [("GET", .async(ledgerEvents))]),
+        Route("/ledger/consumers", [("GET", .async(staleConsumers))]),
+        Route("/ledger/consumers/{uuid}/history", [("GET", .async(consumerHistory))]),
+        Route("/ledger/resource_providers/{uuid}/history", [("GET", .async(providerHistory))]),
+        Route("/ledger/resource_providers/{uuid}/usage.svg", [("GET", .async(providerUsagePlot))]),
     ]
 }

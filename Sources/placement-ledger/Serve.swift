@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Open connections allowed from one client address.") var maxConnectionsPerClient = 256
     @Option(help: "Open connections allowed in all.") var maxConnections = 4096
     @Option(help: "Largest request line plus headers, in bytes (larger gets 400).") var maxHeaderBytes = 64 * 1024
+    @Flag(inversion: .prefixedNo, help: "Answer GETs on the connection's event loop instead of in a Swift task (the same answers, less CPU).")
+    var inlineReads = true
 
     func run() async throws {
         // A file size limit must fail the write (EFBIG -> 507), not kill the server.
@@ -43,12 +45,16 @@ struct Serve: AsyncParsableCommand {
         let api = PlacementAPI(store: store, writer: writer, feed: feed)
         var logger = Logger(label: "placement-ledger") { ServerLogHandler(label: $0) }
         logger.logLevel = .notice
+        let responder = PlacementResponder(
+            api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
+            cors: corsAllowedOrigin.isEmpty ? nil : CORSConfig(allowedOrigins: corsAllowedOrigin, allowHeaders: corsAllowHeader))
+        let serverName = "placement-ledger"
         let app = Application(
-            responder: PlacementResponder(api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
-                                          cors: corsAllowedOrigin.isEmpty ? nil : CORSConfig(allowedOrigins: corsAllowedOrigin, allowHeaders: corsAllowHeader)),
-            server: PlacementResponder.http1Server(limits: ConnectionLimits(
-                idleTimeout: .seconds(Int64(idleTimeout)), perClient: maxConnectionsPerClient, maxHeaderBytes: maxHeaderBytes)),
-            configuration: .init(address: .hostname(host, port: port), serverName: "placement-ledger",
+            responder: responder,
+            server: responder.http1Server(limits: ConnectionLimits(
+                idleTimeout: .seconds(Int64(idleTimeout)), perClient: maxConnectionsPerClient, maxHeaderBytes: maxHeaderBytes),
+                serverName: serverName, inlineReads: inlineReads),
+            configuration: .init(address: .hostname(host, port: port), serverName: serverName,
                                  availableConnectionsDelegate: PlacementResponder.connectionCap(maxConnections)),
             logger: logger)
         let last = try store.lastSequence()

@@ -4,7 +4,7 @@ import PlacementJSON
 
 extension PlacementAPI {
     /// GET /allocation_candidates (1.10+).
-    static let listAllocationCandidates: Handler = { api, req in
+    static let listAllocationCandidates: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:allocation_candidates:list")
         let schemaVersion = [36, 35, 33, 31, 25, 21, 17, 16].first { req.version.atLeast($0) } ?? 10

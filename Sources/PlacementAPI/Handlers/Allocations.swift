@@ -24,7 +24,7 @@ extension PlacementAPI {
         return .object(o)
     }
 
-    static let consumerAllocations: Handler = { api, req in
+    static let consumerAllocations: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:allocations:list")
         return try api.read(req) { views, seq in
@@ -33,7 +33,7 @@ extension PlacementAPI {
         }
     }
 
-    static let providerAllocations: Handler = { api, req in
+    static let providerAllocations: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:allocations:list")
         let uuid = req.param("uuid")

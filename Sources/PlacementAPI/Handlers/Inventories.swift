@@ -33,7 +33,7 @@ extension PlacementAPI {
         body["resource_provider_generation"]?.saturatingInt ?? -1
     }
 
-    static let listInventories: Handler = { api, req in
+    static let listInventories: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:inventories:list")
         return try api.read(req) { views, seq in
@@ -42,7 +42,7 @@ extension PlacementAPI {
         }
     }
 
-    static let showInventory: Handler = { api, req in
+    static let showInventory: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:inventories:show")
         let rc = req.param("resource_class")

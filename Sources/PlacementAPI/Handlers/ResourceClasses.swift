@@ -6,7 +6,7 @@ extension PlacementAPI {
         .object(JSONObject([("name", .string(name)), ("links", [["rel": "self", "href": .string("/resource_classes/\(name)")]])]))
     }
 
-    static let listResourceClasses: Handler = { api, req in
+    static let listResourceClasses: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_classes:list")
         return try api.read(req) { views, seq in
@@ -17,7 +17,7 @@ extension PlacementAPI {
         }
     }
 
-    static let showResourceClass: Handler = { api, req in
+    static let showResourceClass: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_classes:show")
         let name = req.param("name")

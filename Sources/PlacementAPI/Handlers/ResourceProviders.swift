@@ -31,7 +31,7 @@ extension PlacementAPI {
         return p
     }
 
-    static let showProvider: Handler = { api, req in
+    static let showProvider: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:show")
         return try api.read(req) { views, seq in
@@ -40,7 +40,7 @@ extension PlacementAPI {
         }
     }
 
-    static let listProviders: Handler = { api, req in
+    static let listProviders: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:list")
         let schema: String =

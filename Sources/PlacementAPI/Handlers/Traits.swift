@@ -2,7 +2,7 @@ import Ledger
 import PlacementJSON
 
 extension PlacementAPI {
-    static let listTraits: Handler = { api, req in
+    static let listTraits: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:traits:list")
         try req.validateQuery(api.schemas["query-traits"])
@@ -34,7 +34,7 @@ extension PlacementAPI {
         }
     }
 
-    static let showTrait: Handler = { api, req in
+    static let showTrait: ReadHandler = { api, req in
         try req.authorize("placement:traits:show")
         let name = req.param("name")
         return try api.read(req) { views, seq in
@@ -70,7 +70,7 @@ extension PlacementAPI {
         .object(JSONObject([("traits", .array(p.traits.map(JSON.string))), ("resource_provider_generation", .int(p.generation))]))
     }
 
-    static let listProviderTraits: Handler = { api, req in
+    static let listProviderTraits: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:traits:list")
         let uuid = req.param("uuid")
@@ -106,7 +106,7 @@ extension PlacementAPI {
         return .object(o)
     }
 
-    static let listAggregates: Handler = { api, req in
+    static let listAggregates: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:aggregates:list")
         return try api.read(req) { views, seq in

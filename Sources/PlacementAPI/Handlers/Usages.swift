@@ -2,7 +2,7 @@ import Ledger
 import PlacementJSON
 
 extension PlacementAPI {
-    static let providerUsages: Handler = { api, req in
+    static let providerUsages: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:resource_providers:usages")
         let uuid = req.param("uuid")
@@ -17,7 +17,7 @@ extension PlacementAPI {
 
     /// GET /usages (1.9): totals of a project (and user); from 1.38 grouped
     /// by consumer type with a consumer count.
-    static let totalUsages: Handler = { api, req in
+    static let totalUsages: ReadHandler = { api, req in
         try req.checkAccept()
         let byType = req.version.atLeast(38)
         try req.validateQuery(api.schemas[byType ? "query-usages-1.38" : "query-usages-1.9"])
