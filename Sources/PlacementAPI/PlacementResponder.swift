@@ -172,9 +172,10 @@ public struct PlacementResponder: HTTPResponder {
         }
     }
 
-    /// Whether `inlineAnswer` may take `head`: a GET with no body, and no CORS to add.
+    /// Whether `inlineAnswer` may take `head`: a GET with no body, no CORS to
+    /// add, and no write waiting for its commit (InlineReads.swift says why).
     func mayAnswerInline(_ head: HTTPRequest) -> Bool {
-        cors == nil && head.method == .get && head.headerFields[.transferEncoding] == nil
+        cors == nil && !api.writer.isBusy && head.method == .get && head.headerFields[.transferEncoding] == nil
             && (head.headerFields[.contentLength].map { $0.trimmed == "0" } ?? true)
     }
 
