@@ -47,6 +47,26 @@ public final class MemoryViewStore: ViewStore {
         return hits.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
     }
 
+    /// How many records one table holds.
+    public func count(_ table: Table) -> Int {
+        switch table {
+        case .providers: providers.count
+        case .consumers: consumers.count
+        case .usages: usages.count
+        default: tables[table.ordinal].count
+        }
+    }
+
+    /// The keys of one table, unordered.
+    public func keys(_ table: Table) -> [String] {
+        switch table {
+        case .providers: Array(providers.keys)
+        case .consumers: Array(consumers.keys)
+        case .usages: Array(usages.keys)
+        default: Array(tables[table.ordinal].keys)
+        }
+    }
+
     /// Every record of one table in its stored form, unordered.
     public func records(_ table: Table) -> [String: [UInt8]] {
         switch table {

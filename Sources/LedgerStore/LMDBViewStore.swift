@@ -19,11 +19,18 @@ struct LMDBViewStore: ViewStore {
     /// records (`VersionKey`) are stepped over, one seek per record.
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
         var out: [(key: String, value: [UInt8])] = []
+        try forEach(table, prefix: prefix) { k, v in out.append((String(decoding: k, as: UTF8.self), Array(v))) }
+        return out
+    }
+
+    /// What `scan` returns, handed to `body` one record at a time as LMDB
+    /// holds it (valid only inside the call), without collecting them.
+    func forEach(_ table: Table, prefix: String = "",
+                 _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         try txn.walk(dbs[table]!, prefix: Array(prefix.utf8)) { k, v in
             if let base = VersionKey.base(k) { return .seek(VersionKey.past(base)) }
-            out.append((String(decoding: k, as: UTF8.self), Array(v)))
+            try body(k, v)
             return .next
         }
-        return out
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LMDB
 
 /// Where a replay stops.
 public enum ReplayTarget: Sendable {
@@ -33,8 +34,7 @@ public enum LogFold {
         var pending: [(event: Event, bytes: [UInt8])] = []
         var count: UInt64 = 0
         try source.env.read { txn in
-            try txn.scan(source.log) { _, raw in
-                let ev = try Event.decoded(raw)
+            try events(of: source, in: txn) { ev, raw in
                 switch target {
                 case .sequence(let s) where ev.seq > s: return false
                 case .time(let t) where ev.time > t: return false
@@ -63,24 +63,84 @@ public enum LogFold {
         throws -> (events: UInt64, differences: [String])
     {
         try store.env.read { txn in
-            let stored = try store.views(in: txn)
             let total = try store.lastSequence(txn)
             let memory = MemoryViewStore()
             let views = Views(memory)
             var count: UInt64 = 0
-            try txn.scan(store.log) { _, v in
-                try apply(try Event.decoded(v), to: views)
+            try events(of: store, in: txn) { ev, _ in
+                try apply(ev, to: views)
                 count += 1
                 if count % UInt64(chunk) == 0 { progress(count, total) }
                 return true
             }
             progress(count, total)
-            var folded: [Table: [(key: String, value: [UInt8])]] = [:]
-            for t in Table.allCases { folded[t] = memory.records(t).map { ($0.key, $0.value) } }
-            return (count, compare(stored: stored, folded: folded))
+            return (count, try compare(stored: LMDBViewStore(txn: txn, dbs: store.dbs), folded: memory))
         }
     }
 
+    /// Events decoded per batch on the decoding thread.
+    static let decodeBatch = 1024
+
+    /// Each event of the log in order, with its stored bytes (valid inside
+    /// `txn`), until `body` returns false. Decoding is a third of a fold, so
+    /// the next batch is decoded on another thread while `body` takes this one.
+    static func events(of store: LedgerStore, in txn: Transaction, batch size: Int = decodeBatch,
+                       _ body: (Event, UnsafeRawBufferPointer) throws -> Bool) throws {
+        let queue = DispatchQueue(label: "placement-ledger.decode")
+        var ahead: DecodeJob?
+        // The job reads LMDB's pages: it must be done before the snapshot ends.
+        defer { ahead?.wait() }
+        var batch: [UnsafeRawBufferPointer] = []
+        batch.reserveCapacity(size)
+        var going = true
+        func handOn(_ job: DecodeJob) throws {
+            for (ev, raw) in zip(try job.events(), job.raws) where going { going = try body(ev, raw) }
+        }
+        try txn.scan(store.log) { _, raw in
+            batch.append(raw)
+            if batch.count == size {
+                let previous = ahead
+                ahead = DecodeJob(batch, on: queue)
+                batch.removeAll(keepingCapacity: true)
+                if let previous { try handOn(previous) }
+            }
+            return going
+        }
+        if let last = ahead, going { try handOn(last) }
+        if going && !batch.isEmpty { try handOn(DecodeJob(batch, on: nil)) }
+    }
+
+    /// Compares the stored views (streamed in key order, not collected) with
+    /// the in-memory fold. Equal bytes are equal records; records that differ
+    /// in bytes are compared by content, as records written in an earlier
+    /// stored form may.
+    static func compare(stored: LMDBViewStore, folded: MemoryViewStore) throws -> [String] {
+        var diffs: [String] = []
+        for t in Table.allCases {
+            var found: [(key: String, stored: [UInt8]?, folded: [UInt8]?)] = []
+            var matched = 0
+            try stored.forEach(t) { k, v in
+                let key = String(decoding: k, as: UTF8.self)
+                guard let mine = try folded.get(t, key) else {
+                    found.append((key, Array(v), nil))
+                    return
+                }
+                matched += 1
+                if mine.elementsEqual(v) { return }
+                let a = StoredForm.normalized(t, Array(v)), b = StoredForm.normalized(t, mine)
+                if a != b { found.append((key, a, b)) }
+            }
+            if matched < folded.count(t) {
+                for key in folded.keys(t) where try stored.get(t, key) == nil {
+                    found.append((key, nil, try folded.get(t, key)))
+                }
+            }
+            diffs += found.sorted { $0.key < $1.key }.compactMap { difference(t, $0.key, stored: $0.stored, folded: $0.folded) }
+        }
+        return diffs
+    }
+
+    /// Compares two dumps of views (`LedgerStore.dumpViews`), as `verify` compares a store with its fold.
     static func compare(stored: [Table: [(key: String, value: [UInt8])]],
                         folded: [Table: [(key: String, value: [UInt8])]]) -> [String] {
         var diffs: [String] = []
@@ -89,18 +149,48 @@ public enum LogFold {
             let a = Dictionary((stored[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
             let b = Dictionary((folded[t] ?? []).map { ($0.key, StoredForm.normalized(t, $0.value)) }, uniquingKeysWith: { x, _ in x })
             let differing = a.keys.filter { a[$0] != b[$0] } + b.keys.filter { a[$0] == nil }
-            for key in differing.sorted() {
-                let shown = key.replacingOccurrences(of: keySep, with: "/")
-                switch (a[key], b[key]) {
-                case (let x?, let y?) where x != y:
-                    diffs.append("\(t.rawValue) \(shown): stored \(StoredForm.describe(t, x)) but the log folds to \(StoredForm.describe(t, y))")
-                case (_?, nil): diffs.append("\(t.rawValue) \(shown): stored but not in the fold of the log")
-                case (nil, _?): diffs.append("\(t.rawValue) \(shown): in the fold of the log but not stored")
-                default: break
-                }
-            }
+            diffs += differing.sorted().compactMap { difference(t, $0, stored: a[$0], folded: b[$0]) }
         }
         return diffs
+    }
+
+    /// How one record differs, or nil when it does not.
+    private static func difference(_ t: Table, _ key: String, stored: [UInt8]?, folded: [UInt8]?) -> String? {
+        let shown = key.replacingOccurrences(of: keySep, with: "/")
+        switch (stored, folded) {
+        case (let x?, let y?) where x != y:
+            return "\(t.rawValue) \(shown): stored \(StoredForm.describe(t, x)) but the log folds to \(StoredForm.describe(t, y))"
+        case (_?, nil): return "\(t.rawValue) \(shown): stored but not in the fold of the log"
+        case (nil, _?): return "\(t.rawValue) \(shown): in the fold of the log but not stored"
+        default: return nil
+        }
+    }
+}
+
+/// One batch of stored events being decoded on the decoding thread (or,
+/// without a queue, right away).
+private final class DecodeJob: @unchecked Sendable {
+    let raws: [UnsafeRawBufferPointer]
+    private var decoded: [Event] = []
+    private var failure: (any Error)?
+    private let done = DispatchGroup()
+
+    init(_ raws: [UnsafeRawBufferPointer], on queue: DispatchQueue?) {
+        self.raws = raws
+        if let queue { queue.async(group: done) { self.run() } } else { run() }
+    }
+
+    private func run() {
+        do { decoded = try raws.map { try Event.decoded($0) } } catch { failure = error }
+    }
+
+    func wait() { done.wait() }
+
+    /// The events, once decoded; throws what decoding threw.
+    func events() throws -> [Event] {
+        wait()
+        if let failure { throw failure }
+        return decoded
     }
 }
 

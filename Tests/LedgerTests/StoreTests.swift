@@ -159,6 +159,65 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         #expect(try LogFold.verify(store).differences.isEmpty)
     }
 
+    /// verify names each way the stored views can part from the log: a
+    /// record that differs, one that is missing, one the log never made.
+    @Test func verifyFindsViewsThatDisagreeWithTheLog() async throws {
+        let store = try LedgerStore(path: tempPath("tampered"))
+        let writer = Writer(store: store)
+        var rng = SeededRandom(state: 5)
+        for _ in 0..<120 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+        let mine = "eeeeeeee-0000-4000-8000-000000000001"
+        _ = await writer.submit(.createProvider(uuid: mine, name: "tampered", parent: nil), context: ctx) { _ in () }
+        _ = await writer.submit(.setInventories(provider: mine, generation: 0, inventories: [("VCPU", InventoryRecord(total: 4))],
+                                                reservedMayEqualTotal: true), context: ctx) { _ in () }
+        _ = await writer.submit(alloc("eeeeeeee-0000-4000-8000-000000000002", [(mine, [("VCPU", 1)])]), context: ctx) { _ in () }
+        writer.stop()
+        #expect(try LogFold.verify(store).differences.isEmpty)
+        let dump = try store.dumpViews()
+        let provider = try #require(dump[.providers]?.first)
+        let consumer = try #require(dump[.consumers]?.first)
+        var changed = try ProviderRecord(stored: provider.value)
+        changed.generation += 5
+        try store.env.write { txn in
+            try txn.put(store.dbs[.providers]!, Array(provider.key.utf8), changed.storedBytes)
+            try txn.delete(store.dbs[.consumers]!, Array(consumer.key.utf8))
+            try txn.put(store.dbs[.traits]!, Array("CUSTOM_NEVER_MADE".utf8),
+                        NamedRecord(name: "CUSTOM_NEVER_MADE", created: 1, updated: nil).storedBytes)
+        }
+        let diffs = try LogFold.verify(store).differences
+        #expect(diffs.count == 3, "\(diffs)")
+        #expect(diffs.contains { $0.hasPrefix("providers \(provider.key): stored {") && $0.contains("but the log folds to {") })
+        #expect(diffs.contains("consumers \(consumer.key): in the fold of the log but not stored"))
+        #expect(diffs.contains("traits CUSTOM_NEVER_MADE: stored but not in the fold of the log"))
+    }
+
+    /// The fold's reader hands on every event once, in order, whatever the
+    /// batch size of its decoding thread, and nothing after `body` stops it.
+    @Test func foldReadsEveryEventInOrder() async throws {
+        let store = try LedgerStore(path: tempPath("fold-order"))
+        let writer = Writer(store: store)
+        var rng = SeededRandom(state: 9)
+        for _ in 0..<400 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+        writer.stop()
+        let last = try store.lastSequence()
+        #expect(last > 80)
+        for size in [1, 2, 7, 32, Int(last), 1024] {
+            for stop in [UInt64(0), 1, 9, last / 2, last] {
+                var seen: [UInt64] = []
+                try store.env.read { txn in
+                    try LogFold.events(of: store, in: txn, batch: size) { ev, raw in
+                        let again = try Event.decoded(raw)
+                        #expect(again == ev)
+                        seen.append(ev.seq)
+                        return stop == 0 || ev.seq < stop
+                    }
+                }
+                let expected = Array(1...(stop == 0 ? last : stop))
+                #expect(seen == expected, "batch \(size), stop at \(stop)")
+            }
+        }
+    }
+
     /// replay --to-sequence N rebuilds exactly the views as they stood after event N.
     @Test func replayToAnySequenceRebuildsThatState() async throws {
         let store = try LedgerStore(path: tempPath("replay-src"))
