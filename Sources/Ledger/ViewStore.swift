@@ -34,7 +34,13 @@ public let keySep = "\u{0}"
 /// stores holding the same state hold the same bytes.
 public struct Views {
     public let store: any ViewStore
-    public init(_ store: any ViewStore) { self.store = store }
+    /// The in-memory fold's store, which holds providers, consumers and
+    /// usages decoded (cast once here, not on every read).
+    private let memory: MemoryViewStore?
+    public init(_ store: any ViewStore) {
+        self.store = store
+        memory = store as? MemoryViewStore
+    }
 
     func decode<T: StoredRecord>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
         try T(stored: bytes)
@@ -42,9 +48,6 @@ public struct Views {
     func encode<T: StoredRecord>(_ value: T) -> [UInt8] {
         value.storedBytes
     }
-
-    /// The in-memory fold's store, which holds these records decoded.
-    private var memory: MemoryViewStore? { store as? MemoryViewStore }
 
     public func provider(_ uuid: String) throws -> ProviderRecord? {
         if let memory { return memory.providers[uuid] }

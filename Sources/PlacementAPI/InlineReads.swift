@@ -81,9 +81,10 @@ final class InlineReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The answer as Hummingbird would write it.
     private func write(_ answer: Answer, _ context: ChannelHandlerContext) {
         var headers = answer.headers
-        headers[.contentLength] = String(answer.body.readableBytes)
-        headers[.date] = DateHeader.now()
-        if let serverName { headers[.server] = serverName }
+        // `finish` sets none of these: appending spares the subscript's search.
+        headers.append(HTTPField(name: .contentLength, value: String(answer.body.readableBytes)))
+        headers.append(HTTPField(name: .date, value: DateHeader.now()))
+        if let serverName { headers.append(HTTPField(name: .server, value: serverName)) }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .init(code: answer.status), headerFields: headers))), promise: nil)
         if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(answer.body)), promise: nil) }
         context.write(wrapOutboundOut(.end(nil)), promise: nil)

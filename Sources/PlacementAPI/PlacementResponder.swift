@@ -247,10 +247,11 @@ public struct PlacementResponder: HTTPResponder {
 
     private func finish(_ r: PlacementResponse, req: PlacementRequest, vary: Bool) -> Answer {
         var headers = HTTPFields()
-        headers[Header.requestID] = req.requestID
-        headers[Header.apiVersion] = "placement \(req.version)"
-        if vary { headers[.vary] = "openstack-api-version" }
-        headers[Header.ledgerSequence] = String(r.sequence)
+        headers.reserveCapacity(8)
+        headers.append(HTTPField(name: Header.requestID, value: req.requestID))
+        headers.append(HTTPField(name: Header.apiVersion, value: "placement \(req.version)"))
+        if vary { headers.append(HTTPField(name: .vary, value: "openstack-api-version")) }
+        headers.append(HTTPField(name: Header.ledgerSequence, value: String(r.sequence)))
         for (k, v) in r.headers { headers[HTTPField.Name(k)!] = v }
         if req.version.atLeast(15), r.cacheHeaders {
             if let lm = r.lastModified { headers[.lastModified] = httpDate(lm) }
