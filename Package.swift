@@ -51,6 +51,7 @@ let package = Package(
                 "PlacementAPI", "LedgerStore", "LedgerAudit", "Ledger", "PlacementJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

@@ -233,9 +233,16 @@ def one_connection(port, rp):
     return problems
 
 
-def start_refusals(datadir):
-    """A second server on the same data dir, and a truncated copy of it, must not start, and must say why."""
+def start_refusals(datadir, port):
+    """A second server on the same data dir, one on the port in use, and a truncated copy of
+    the data dir must not start, and must say why."""
     problems = []
+    taken = subprocess.run([BIN, 'serve', '--port', str(port), '--data-dir', datadir + '-other'],
+                           capture_output=True, text=True, timeout=30)
+    refused = taken.returncode != 0 and ('cannot listen on 127.0.0.1:%d' % port) in taken.stderr
+    if not refused or 'serving Placement' in taken.stdout + taken.stderr:
+        problems.append('a second server on the port in use: exit %s, %r' % (taken.returncode, (taken.stdout + taken.stderr)[-300:]))
+    print('%-36s %s' % ('second server, same port', 'refused' if refused else 'STARTED'), flush=True)
     second = subprocess.run([BIN, 'serve', '--port', str(free_port()), '--data-dir', datadir],
                             capture_output=True, text=True, timeout=30)
     refused = second.returncode != 0 and 'already in use' in second.stderr
@@ -283,7 +290,7 @@ def main():
             print('%-36s %s' % (name, status), flush=True)
         failures += connection_abuse(port)
         failures += one_connection(port, rp)
-        failures += start_refusals(datadir)
+        failures += start_refusals(datadir, port)
     finally:
         proc.terminate()
         code = proc.wait(timeout=30)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import LedgerStore
 import Logging
+import NIOCore
 import PlacementAPI
 
 struct Serve: AsyncParsableCommand {
@@ -49,6 +50,8 @@ struct Serve: AsyncParsableCommand {
             api: api, limits: RequestLimits(maxBodyBytes: maxBodyBytes), auth: auth, policy: policy,
             cors: corsAllowedOrigin.isEmpty ? nil : CORSConfig(allowedOrigins: corsAllowedOrigin, allowHeaders: corsAllowHeader))
         let serverName = "placement-ledger"
+        let last = try store.lastSequence()
+        let announce = logger
         let app = Application(
             responder: responder,
             server: responder.http1Server(limits: ConnectionLimits(
@@ -56,15 +59,30 @@ struct Serve: AsyncParsableCommand {
                 serverName: serverName, inlineReads: inlineReads),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName,
                                  availableConnectionsDelegate: PlacementResponder.connectionCap(maxConnections)),
+            onServerRunning: { [host, dataDir] channel in
+                // Said once the socket listens (with the port it got, for --port 0), not before.
+                let bound = channel.localAddress?.port ?? 0
+                announce.notice("serving Placement on \(host):\(bound) (auth \(auth.rawValue)), data in \(dataDir), log at sequence \(last)")
+            },
             logger: logger)
-        let last = try store.lastSequence()
-        logger.notice("serving Placement on \(host):\(port) (auth \(auth.rawValue)), data in \(dataDir), log at sequence \(last)")
         // SIGTERM/SIGINT: stop accepting, finish in-flight requests, then commit what is queued.
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let e as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(e.errnoCode) {
+            throw CannotListen(address: "\(host):\(port)", reason: String(cString: strerror(e.errnoCode)))
+        }
         writer.stop()
         try store.env.sync()
         logger.notice("stopped")
     }
+}
+
+/// The listening socket could not be had: said as an operator reads it,
+/// not as NIO's bind call.
+struct CannotListen: Error, CustomStringConvertible {
+    let address: String
+    let reason: String
+    var description: String { "cannot listen on \(address): \(reason)" }
 }
 
 /// One server per data dir: an exclusive `flock` on `data-dir/server.lock`.
