@@ -60,10 +60,14 @@ def raw(port, method, path, body=b'', headers=None, version='1.39'):
     if not data:
         return None, {}, b'connection closed without an answer'
     head, _, rest = data.partition(b'\r\n\r\n')
-    lines = head.decode('latin-1').split('\r\n')
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
+    status, headers = parse_head(head)
     return status, headers, rest
+
+
+def parse_head(head):
+    """The status and the headers (names lower-cased) of an answer's head, without its blank line."""
+    lines = head.decode('latin-1').split('\r\n')
+    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
 
 
 def last_sequence(port):
@@ -174,15 +178,14 @@ def read_answer(sock, buf):
             return None
         buf += chunk
     head, _, buf = buf.partition(b'\r\n\r\n')
-    lines = head.decode('latin-1').split('\r\n')
-    headers = {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
+    status, headers = parse_head(head)
     length = int(headers.get('content-length', '0'))
     while len(buf) < length:
         chunk = sock.recv(65536)
         if not chunk:
             return None
         buf += chunk
-    return int(lines[0].split()[1]), headers, buf[:length], buf[length:]
+    return status, headers, buf[:length], buf[length:]
 
 
 def one_connection(port, rp):
