@@ -94,7 +94,11 @@ public enum LogFold {
         batch.reserveCapacity(size)
         var going = true
         func handOn(_ job: DecodeJob) throws {
-            for (ev, raw) in zip(try job.events(), job.raws) where going { going = try body(ev, raw) }
+            job.wait()
+            for (ev, raw) in zip(job.decoded, job.raws) where going { going = try body(ev, raw) }
+            // An event that would not decode fails the read only if it is reached, as it would
+            // one event at a time: replay to a point before a damaged event still works.
+            if going, let failure = job.failure { throw failure }
         }
         try txn.scan(store.log) { _, raw in
             batch.append(raw)
@@ -168,11 +172,14 @@ public enum LogFold {
 }
 
 /// One batch of stored events being decoded on the decoding thread (or,
-/// without a queue, right away).
+/// without a queue, right away). `decoded` and `failure` are read only after
+/// `wait()`.
 private final class DecodeJob: @unchecked Sendable {
     let raws: [UnsafeRawBufferPointer]
-    private var decoded: [Event] = []
-    private var failure: (any Error)?
+    /// The events before the first that would not decode (all of them when none failed).
+    private(set) var decoded: [Event] = []
+    /// Why that first event would not decode.
+    private(set) var failure: (any Error)?
     private let done = DispatchGroup()
 
     init(_ raws: [UnsafeRawBufferPointer], on queue: DispatchQueue?) {
@@ -181,17 +188,15 @@ private final class DecodeJob: @unchecked Sendable {
     }
 
     private func run() {
-        do { decoded = try raws.map { try Event.decoded($0) } } catch { failure = error }
+        decoded.reserveCapacity(raws.count)
+        do {
+            for raw in raws { decoded.append(try Event.decoded(raw)) }
+        } catch {
+            failure = error
+        }
     }
 
     func wait() { done.wait() }
-
-    /// The events, once decoded; throws what decoding threw.
-    func events() throws -> [Event] {
-        wait()
-        if let failure { throw failure }
-        return decoded
-    }
 }
 
 public enum ReplayError: Error, CustomStringConvertible {

@@ -74,6 +74,21 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
 @Suite(.serialized) struct StoreTests {
     let ctx = EventContext(requestID: "req-test", actor: Actor(user: "admin", project: "admin"), microversion: "1.39")
 
+    /// A new store holding what `count` random commands from `seed` made of it.
+    func randomHistory(_ name: String, commands count: Int, seed: UInt64) async throws -> LedgerStore {
+        let store = try LedgerStore(path: tempPath(name))
+        let writer = Writer(store: store)
+        await submitRandomCommands(count, seed: seed, to: writer, of: store)
+        writer.stop()
+        return store
+    }
+
+    /// Submits `count` random commands (valid and invalid, from one seed) through `writer`.
+    func submitRandomCommands(_ count: Int, seed: UInt64, to writer: Writer, of store: LedgerStore) async {
+        var rng = SeededRandom(state: seed)
+        for _ in 0..<count { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+    }
+
     /// After every command, accepted or refused, the stored views equal a
     /// fresh fold of the log; refused commands leave the log as it was; every
     /// stored event validates against its schema in schemas/events.
@@ -164,8 +179,7 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
     @Test func verifyFindsViewsThatDisagreeWithTheLog() async throws {
         let store = try LedgerStore(path: tempPath("tampered"))
         let writer = Writer(store: store)
-        var rng = SeededRandom(state: 5)
-        for _ in 0..<120 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+        await submitRandomCommands(120, seed: 5, to: writer, of: store)
         let mine = "eeeeeeee-0000-4000-8000-000000000001"
         _ = await writer.submit(.createProvider(uuid: mine, name: "tampered", parent: nil), context: ctx) { _ in () }
         _ = await writer.submit(.setInventories(provider: mine, generation: 0, inventories: [("VCPU", InventoryRecord(total: 4))],
@@ -194,11 +208,7 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
     /// The fold's reader hands on every event once, in order, whatever the
     /// batch size of its decoding thread, and nothing after `body` stops it.
     @Test func foldReadsEveryEventInOrder() async throws {
-        let store = try LedgerStore(path: tempPath("fold-order"))
-        let writer = Writer(store: store)
-        var rng = SeededRandom(state: 9)
-        for _ in 0..<400 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
-        writer.stop()
+        let store = try await randomHistory("fold-order", commands: 400, seed: 9)
         let last = try store.lastSequence()
         #expect(last > 80)
         for size in [1, 2, 7, 32, Int(last), 1024] {
@@ -215,6 +225,36 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
                 let expected = Array(1...(stop == 0 ? last : stop))
                 #expect(seen == expected, "batch \(size), stop at \(stop)")
             }
+        }
+    }
+
+    /// An event that will not decode fails a read that reaches it, and only
+    /// one that does, whatever the batch it is decoded in: everything before
+    /// it is handed on first, so a replay can stop short of damage.
+    @Test func foldStopsAtAnEventThatWillNotDecode() async throws {
+        let store = try await randomHistory("fold-damage", commands: 400, seed: 9)
+        let last = try store.lastSequence()
+        let damaged = last / 2
+        try store.env.write { try $0.put(store.log, LedgerStore.key(damaged), Array("{\"seq\":".utf8)) }
+        for size in [1, 7, 1024] {
+            var seen: [UInt64] = []
+            try store.env.read { txn in
+                try LogFold.events(of: store, in: txn, batch: size) { ev, _ in
+                    seen.append(ev.seq)
+                    return ev.seq < damaged - 1
+                }
+            }
+            #expect(seen == Array(1...(damaged - 1)), "batch \(size): stopping before the damage")
+            seen = []
+            #expect(throws: (any Error).self, "batch \(size): reading into the damage") {
+                try store.env.read { txn in
+                    try LogFold.events(of: store, in: txn, batch: size) { ev, _ in
+                        seen.append(ev.seq)
+                        return true
+                    }
+                }
+            }
+            #expect(seen == Array(1...(damaged - 1)), "batch \(size): every event before the damage")
         }
     }
 
@@ -248,8 +288,7 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         do {
             let store = try LedgerStore(path: path)
             let writer = Writer(store: store)
-            var rng = SeededRandom(state: 11)
-            for _ in 0..<200 { _ = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () } }
+            await submitRandomCommands(200, seed: 11, to: writer, of: store)
             writer.stop()
             try store.env.write { try $0.put(store.meta, Array("format".utf8), Array("2".utf8)) }
         }
