@@ -13,8 +13,9 @@ Exits 1 on any failure.
 Then connection abuse: a request head sent too slowly is cut off by the idle
 timeout, and one client address opening hundreds of connections is held to
 its limit while another address is still served. And one connection used
-hard: pipelined requests (a PUT, then GETs answered on the event loop) come
-back in order, the GET seeing the PUT; a connection busy with GETs is not
+hard: pipelined requests (PUTs waiting for their commits, then GETs) come
+back in order, the GET seeing the PUTs; a body sent in two pieces is read
+whole; a refused PUT changes nothing a GET behind it sees; a connection busy with GETs is not
 cut off as idle; `Connection: close` closes it after the answer.
 
 usage: tools/hostile-test.py
@@ -191,29 +192,55 @@ def read_answer(sock, buf):
 def one_connection(port, rp):
     problems = []
     consumer = str(uuid.uuid4())
-    body = json.dumps({'allocations': {rp: {'resources': {'VCPU': 1}}}, 'project_id': 'p', 'user_id': 'u',
-                       'consumer_generation': None, 'consumer_type': 'INSTANCE'}).encode()
     common = 'Host: x\r\nX-Auth-Token: admin\r\nOpenStack-API-Version: placement 1.39\r\n'
-    put = ('PUT /allocations/%s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n'
-           % (consumer, common, len(body))).encode() + body
+
+    def put(vcpu, generation):
+        body = json.dumps({'allocations': {rp: {'resources': {'VCPU': vcpu}}}, 'project_id': 'p', 'user_id': 'u',
+                           'consumer_generation': generation, 'consumer_type': 'INSTANCE'}).encode()
+        return ('PUT /allocations/%s HTTP/1.1\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+                % (consumer, common, len(body))).encode() + body
+
     get = ('GET /allocations/%s HTTP/1.1\r\n%s\r\n' % (consumer, common)).encode()
     root = ('GET / HTTP/1.1\r\n%s\r\n' % common).encode()
     s = socket.create_connection(('127.0.0.1', port), timeout=10)
-    s.sendall(put + get + root)  # pipelined: one write
-    buf, answers = b'', []
-    for _ in range(3):
-        a = read_answer(s, buf)
-        if a is None:
-            break
-        answers.append(a[:3])
-        buf = a[3]
+
+    def answers_to(n, buf=b''):
+        got = []
+        for _ in range(n):
+            a = read_answer(s, buf)
+            if a is None:
+                break
+            got.append(a[:3])
+            buf = a[3]
+        return got
+
+    def vcpu(answer):
+        return json.loads(answer[2])['allocations'].get(rp, {}).get('resources', {}).get('VCPU')
+
+    # Pipelined, one write: two writes (each waits for its commit) and two GETs.
+    s.sendall(put(1, None) + put(2, 1) + get + root)
+    answers = answers_to(4)
     statuses = [a[0] for a in answers]
     seqs = [int(a[1].get('x-ledger-sequence', '-1')) for a in answers]
-    if statuses != [204, 200, 200]:
-        problems.append('pipelined PUT, GET, GET answered %s' % statuses)
-    elif rp not in json.loads(answers[1][2])['allocations'] or seqs[1] < seqs[0]:
-        problems.append('the pipelined GET did not see the PUT before it: %r' % answers[1][2][:200])
-    print('%-36s %s' % ('pipelined PUT, GET, GET', statuses), flush=True)
+    if statuses != [204, 204, 200, 200]:
+        problems.append('pipelined PUT, PUT, GET, GET answered %s' % statuses)
+    elif vcpu(answers[2]) != 2 or not seqs[0] < seqs[1] <= seqs[2]:
+        problems.append('the pipelined GET did not see both PUTs before it: %r' % answers[2][2][:200])
+    print('%-36s %s' % ('pipelined PUT, PUT, GET, GET', statuses), flush=True)
+    # A body that arrives in two pieces, then a refused write (stale
+    # generation) pipelined with a GET that must not see it.
+    whole = put(3, 2)
+    s.sendall(whole[:len(whole) - 20])
+    time.sleep(0.3)
+    s.sendall(whole[len(whole) - 20:])
+    s.sendall(put(9, 0) + get)
+    answers = answers_to(3)
+    statuses = [a[0] for a in answers]
+    if statuses != [204, 409, 200]:
+        problems.append('split PUT, stale PUT, GET answered %s' % statuses)
+    elif vcpu(answers[2]) != 3:
+        problems.append('after a split PUT and a refused one the GET shows %r' % answers[2][2][:200])
+    print('%-36s %s' % ('split PUT, stale PUT, GET', statuses), flush=True)
     # Busy with GETs for longer than the idle timeout (2 s): still open.
     kept = True
     for _ in range(8):

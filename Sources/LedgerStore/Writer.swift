@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Ledger
 import LMDB
 
@@ -35,10 +34,6 @@ public final class Writer: @unchecked Sendable {
     private var stopping = false
     private var thread: Thread?
     private var stopped = false
-    /// Commands submitted and not yet answered.
-    private let waiting = Atomic<Int>(0)
-    /// Whether any command waits for a commit.
-    public var isBusy: Bool { waiting.load(ordering: .relaxed) > 0 }
     /// Called after each commit with the new last sequence (the live feed).
     private let onCommit: (@Sendable (UInt64) -> Void)?
     /// Events written and not yet in the event and time indexes (Indexer.swift),
@@ -73,8 +68,6 @@ public final class Writer: @unchecked Sendable {
     ///   in the write transaction, to capture what the response shows.
     public func submit<T: Sendable>(_ command: Command, context: EventContext,
                                     read: @escaping @Sendable (Views) throws -> T) async -> WriteOutcome<T> {
-        waiting.add(1, ordering: .relaxed)
-        defer { waiting.subtract(1, ordering: .relaxed) }
         return await withCheckedContinuation { (cont: CheckedContinuation<WriteOutcome<T>, Never>) in
             let box = OutcomeBox<T>()
             let item = Item(

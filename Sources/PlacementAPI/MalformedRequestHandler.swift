@@ -98,8 +98,8 @@ extension PlacementResponder {
     public static func connectionCap(_ n: Int) -> any AvailableConnectionsDelegate { MaximumAvailableConnections(n) }
 
     /// Hummingbird's HTTP/1 server with the handlers above in its pipeline,
-    /// and GETs answered on the event loop (InlineReads.swift) unless
-    /// `inlineReads` is false.
+    /// and GETs and writes answered on the event loop (InlineReads.swift)
+    /// unless `inlineReads` is false.
     public func http1Server(limits: ConnectionLimits = ConnectionLimits(), serverName: String? = nil,
                             inlineReads: Bool = true) -> HTTPServerBuilder {
         let counts = PerClientConnections(limit: limits.perClient)

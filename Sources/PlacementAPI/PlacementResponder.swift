@@ -136,17 +136,22 @@ public struct PlacementResponder: HTTPResponder {
     }
 
     private func placementAnswer(to request: Request, logger: Logger) async -> Answer {
-        var p = Prelude(requestID: RequestID.make(), method: request.method.rawValue, head: request.head, uri: request.uri)
-        do {
-            try prelude(&p)
+        await answer(request.head, uri: request.uri, logger: logger) {
             var request = request
-            let bodyBuffer: ByteBuffer
             do {
-                bodyBuffer = try await request.collectBody(upTo: limits.maxBodyBytes)
+                return Array(buffer: try await request.collectBody(upTo: limits.maxBodyBytes))
             } catch {
                 throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.")
             }
-            let (req, endpoint) = try route(&p, body: Array(buffer: bodyBuffer))
+        }
+    }
+
+    /// The answer to any request: the prelude's checks, then the body, then the handler.
+    private func answer(_ head: HTTPRequest, uri: URI, logger: Logger, body: () async throws -> [UInt8]) async -> Answer {
+        var p = Prelude(requestID: RequestID.make(), method: head.method.rawValue, head: head, uri: uri)
+        do {
+            try prelude(&p)
+            let (req, endpoint) = try route(&p, body: try await body())
             switch endpoint {
             case .sync(let handler): return finish(try handler(api, req), req: req, vary: true)
             case .async(let handler): return finish(try await handler(api, req), req: req, vary: true)
@@ -154,6 +159,25 @@ public struct PlacementResponder: HTTPResponder {
         } catch {
             return failure(error, p, logger: logger)
         }
+    }
+
+    /// The answer to a write whose body the channel handler has read in
+    /// full (InlineReads.swift), computed in a task that runs on the
+    /// channel's event loop.
+    func inlineWriteAnswer(to head: HTTPRequest, body: ByteBuffer, logger: Logger) async -> Answer {
+        await answer(head, uri: URI(head.path ?? ""), logger: logger) { Array(buffer: body) }
+    }
+
+    /// Whether `inlineWriteAnswer` may take `head`: a PUT, POST or DELETE
+    /// whose body, if any, has a length within the limit (a chunked body, an
+    /// `Expect` or a body refused as too large take Hummingbird's path), and
+    /// no CORS to add.
+    func mayWriteInline(_ head: HTTPRequest) -> Bool {
+        guard cors == nil, head.method == .put || head.method == .post || head.method == .delete,
+              head.headerFields[.transferEncoding] == nil, head.headerFields[.expect] == nil else { return false }
+        guard let cl = head.headerFields[.contentLength] else { return true }
+        guard let n = Int(cl.trimmed) else { return false }
+        return n >= 0 && n <= limits.maxBodyBytes
     }
 
     /// The answer to a GET computed where it arrived (the channel's event
@@ -172,10 +196,10 @@ public struct PlacementResponder: HTTPResponder {
         }
     }
 
-    /// Whether `inlineAnswer` may take `head`: a GET with no body, no CORS to
-    /// add, and no write waiting for its commit (InlineReads.swift says why).
+    /// Whether `inlineAnswer` may take `head`: a GET with no body and no
+    /// CORS to add.
     func mayAnswerInline(_ head: HTTPRequest) -> Bool {
-        cors == nil && !api.writer.isBusy && head.method == .get && head.headerFields[.transferEncoding] == nil
+        cors == nil && head.method == .get && head.headerFields[.transferEncoding] == nil
             && (head.headerFields[.contentLength].map { $0.trimmed == "0" } ?? true)
     }
 

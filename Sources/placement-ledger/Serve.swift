@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Open connections allowed from one client address.") var maxConnectionsPerClient = 256
     @Option(help: "Open connections allowed in all.") var maxConnections = 4096
     @Option(help: "Largest request line plus headers, in bytes (larger gets 400).") var maxHeaderBytes = 64 * 1024
-    @Flag(inversion: .prefixedNo, help: "Answer GETs on the connection's event loop instead of in a Swift task (the same answers, less CPU).")
+    @Flag(inversion: .prefixedNo, help: "Answer GETs on the connection's event loop, and writes from a task on that loop, instead of in Hummingbird's Swift tasks (the same answers, less CPU).")
     var inlineReads = true
 
     func run() async throws {
