@@ -65,9 +65,13 @@ struct Verify: ParsableCommand {
     func run() throws {
         let store = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         var progress = Progress("verify")
-        let (n, diffs) = try LogFold.verify(store) { progress.update($0, $1) }
+        var seconds = (fold: 0.0, compare: 0.0)
+        let (n, diffs) = try LogFold.verify(store, progress: { progress.update($0, $1) }, timing: { seconds = ($0, $1) })
         if diffs.isEmpty {
-            print("verified \(n) events: the stored views equal the fold of the log")
+            let rate = seconds.fold > 0 ? Int(Double(n) / seconds.fold) : 0
+            print("verified \(n) events: the stored views equal the fold of the log "
+                  + "(fold \(String(format: "%.2f", seconds.fold)) s, \(rate.formatted()) events/s; "
+                  + "compare \(String(format: "%.2f", seconds.compare)) s)")
             return
         }
         for d in diffs { print(d) }

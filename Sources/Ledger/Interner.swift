@@ -1,0 +1,131 @@
+import Foundation
+
+/// Gives each distinct byte string a dense id (0, 1, 2, … in order of first
+/// sight), so a fold can keep its state in arrays indexed by id instead of
+/// dictionaries keyed by `String`: a uuid is hashed once per event, straight
+/// from the stored event's bytes, and never becomes a `String` until the
+/// fold's result is written out.
+struct Interner {
+    /// Every key's bytes, one after another.
+    private var arena: [UInt8] = []
+    /// Where each id's bytes start in `arena`, and (last) where the last one's end.
+    private var starts: [Int] = [0]
+    /// Open addressing, linear probing. A slot holds what a lookup compares
+    /// (part of the hash, the key's place in `arena`) so a miss touches no
+    /// other memory; id -1 is an empty slot.
+    private struct Slot {
+        var hash: UInt32 = 0
+        var id: Int32 = -1
+        var start = 0
+        var count = 0
+    }
+    private var slots = [Slot](repeating: Slot(), count: 1024)
+
+    var count: Int { starts.count - 1 }
+
+    /// The id of `key`, new if it was never seen.
+    mutating func id(_ key: UnsafeRawBufferPointer) -> Int32 {
+        let h = Interner.hash(key)
+        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let slot = slots[s]
+            if slot.id < 0 { break }
+            if slot.hash == tag && slot.count == key.count && equals(slot.start, key) { return slot.id }
+            s = (s + 1) & mask
+        }
+        let new = Int32(count)
+        slots[s] = Slot(hash: tag, id: new, start: arena.count, count: key.count)
+        arena.append(contentsOf: key)
+        starts.append(arena.count)
+        if count * 2 > slots.count { grow() }
+        return new
+    }
+
+    mutating func id(_ key: String) -> Int32 {
+        var key = key
+        return key.withUTF8 { id(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The id of `key` if it was seen, without adding it.
+    func existing(_ key: String) -> Int32? {
+        var key = key
+        return key.withUTF8 { buffer in
+            let raw = UnsafeRawBufferPointer(buffer)
+            let h = Interner.hash(raw)
+            let tag = UInt32(truncatingIfNeeded: h >> 32)
+            let mask = slots.count - 1
+            var s = Int(truncatingIfNeeded: h) & mask
+            while slots[s].id >= 0 {
+                let slot = slots[s]
+                if slot.hash == tag && slot.count == raw.count && equals(slot.start, raw) { return slot.id }
+                s = (s + 1) & mask
+            }
+            return nil
+        }
+    }
+
+    func string(_ id: Int32) -> String {
+        let (start, end) = (starts[Int(id)], starts[Int(id) + 1])
+        return arena.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+    }
+
+    /// The bytes of an id (a copy).
+    func bytes(_ id: Int32) -> [UInt8] { Array(arena[starts[Int(id)]..<starts[Int(id) + 1]]) }
+
+    /// Whether the key at `start` (of the same length) is `key`.
+    private func equals(_ start: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        arena.withUnsafeBytes { a in
+            var k = 0
+            while k + 8 <= key.count {
+                if a.loadUnaligned(fromByteOffset: start + k, as: UInt64.self) != key.loadUnaligned(fromByteOffset: k, as: UInt64.self) {
+                    return false
+                }
+                k += 8
+            }
+            while k < key.count {
+                if a[start + k] != key[k] { return false }
+                k += 1
+            }
+            return true
+        }
+    }
+
+    private mutating func grow() {
+        var bigger = [Slot](repeating: Slot(), count: slots.count * 2)
+        let mask = bigger.count - 1
+        for id in 0..<count {
+            let start = starts[id], end = starts[id + 1]
+            let h = arena.withUnsafeBytes { Interner.hash(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+            var s = Int(truncatingIfNeeded: h) & mask
+            while bigger[s].id >= 0 { s = (s + 1) & mask }
+            bigger[s] = Slot(hash: UInt32(truncatingIfNeeded: h >> 32), id: Int32(id), start: start, count: end - start)
+        }
+        slots = bigger
+    }
+
+    /// A multiply-and-fold hash over 8-byte words (not for untrusted
+    /// collision resistance: the keys come from our own log).
+    static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        let k: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(p.count)
+        var i = 0
+        while i + 8 <= p.count {
+            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* k
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < p.count {
+            tail |= UInt64(p[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* k
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+}
