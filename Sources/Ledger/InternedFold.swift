@@ -383,40 +383,48 @@ public struct InternedFold {
 
     // MARK: the result
 
-    /// The views this fold makes, every table, in the in-memory store `verify` compares with.
-    public func views() -> MemoryViewStore {
-        let out = MemoryViewStore()
+    /// One stored record: key and value bytes, as LMDB holds them.
+    public typealias Record = (key: [UInt8], value: [UInt8])
+
+    /// The views this fold makes: every table's records in their stored
+    /// form (by `Table.ordinal`), each table sorted by key bytes, LMDB's
+    /// order, so `verify` can walk it beside the stored table.
+    public func storedTables() -> [[Record]] {
+        var out = [[Record]](repeating: [], count: Table.allCases.count)
+        func put(_ t: Table, _ key: String, _ value: [UInt8] = []) { out[t.ordinal].append((Array(key.utf8), value)) }
         func uuid(_ p: Int32) -> String { providerIDs.string(p) }
-        func className(_ c: Int) -> String { classIDs.string(Int32(c)) }
+        let classNames = (0..<classIDs.count).map { classIDs.string(Int32($0)) }
         for (i, p) in providers.enumerated() {
             guard let p else { continue }
             let id = uuid(Int32(i))
             var inventories: [String: InventoryRecord] = [:]
-            for (c, inv) in p.inventories { inventories[className(Int(c))] = inv }
+            for (c, inv) in p.inventories { inventories[classNames[Int(c)]] = inv }
             var used: [String: Int64] = [:]
-            for (c, n) in p.usages.enumerated() where n != Self.absent { used[className(c)] = n }
-            out.providers[id] = ProviderRecord(
+            for (c, n) in p.usages.enumerated() where n != Self.absent { used[classNames[c]] = n }
+            put(.providers, id, ProviderRecord(
                 uuid: id, name: p.name, generation: p.generation, parent: p.parent >= 0 ? uuid(p.parent) : nil, root: uuid(p.root),
-                inventories: inventories, usages: used, traits: p.traits, aggregates: p.aggregates, created: p.created, updated: p.updated)
-            out.put(raw: .providerNames, KeyPart.of(p.name), Array(id.utf8))
-            if p.parent >= 0 { out.put(raw: .providerChildren, uuid(p.parent) + keySep + id, []) }
-            for rc in inventories.keys { out.put(raw: .classProviders, rc + keySep + id, []) }
-            for t in p.traits { out.put(raw: .traitProviders, t + keySep + id, []) }
-            for a in p.aggregates { out.put(raw: .aggregates, a + keySep + id, []) }
+                inventories: inventories, usages: used, traits: p.traits, aggregates: p.aggregates, created: p.created,
+                updated: p.updated).storedBytes)
+            put(.providerNames, KeyPart.of(p.name), Array(id.utf8))
+            if p.parent >= 0 { put(.providerChildren, uuid(p.parent) + keySep + id) }
+            for rc in inventories.keys { put(.classProviders, rc + keySep + id) }
+            for t in Set(p.traits) { put(.traitProviders, t + keySep + id) }
+            for a in Set(p.aggregates) { put(.aggregates, a + keySep + id) }
         }
+        let providerUUIDs = (0..<providerIDs.count).map { uuid(Int32($0)) }
         for (i, c) in consumers.enumerated() {
             guard let c else { continue }
             let id = consumerIDs.string(Int32(i))
             var allocations: [String: [String: Int64]] = [:]
             for a in c.amounts {
-                let rp = uuid(a.provider)
-                if a.resourceClass >= 0 { allocations[rp, default: [:]][className(Int(a.resourceClass))] = a.amount }
+                let rp = providerUUIDs[Int(a.provider)]
+                if a.resourceClass >= 0 { allocations[rp, default: [:]][classNames[Int(a.resourceClass)]] = a.amount }
                 else if allocations[rp] == nil { allocations[rp] = [:] }
             }
-            for rp in allocations.keys { out.put(raw: .providerConsumers, rp + keySep + id, []) }
-            out.consumers[id] = ConsumerRecord(
+            for rp in allocations.keys { put(.providerConsumers, rp + keySep + id) }
+            put(.consumers, id, ConsumerRecord(
                 uuid: id, project: nameIDs.string(c.project), user: nameIDs.string(c.user), consumerType: c.type >= 0 ? nameIDs.string(c.type) : nil,
-                generation: c.generation, allocations: allocations, created: c.created, updated: c.updated)
+                generation: c.generation, allocations: allocations, created: c.created, updated: c.updated).storedBytes)
         }
         for (i, u) in usages.enumerated() {
             guard let u else { continue }
@@ -424,11 +432,37 @@ public struct InternedFold {
                 (0..<3).map { nameIDs.string(b.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
             }
             var resources: [String: Int64] = [:]
-            for (c, n) in u.resources.enumerated() where n != 0 { resources[className(c)] = n }
-            out.usages[KeyPart.of(key[0]) + keySep + KeyPart.of(key[1]) + keySep + key[2]] = UsageRecord(resources: resources, consumers: u.consumers)
+            for (c, n) in u.resources.enumerated() where n != 0 { resources[classNames[c]] = n }
+            put(.usages, KeyPart.of(key[0]) + keySep + KeyPart.of(key[1]) + keySep + key[2],
+                UsageRecord(resources: resources, consumers: u.consumers).storedBytes)
         }
-        for (name, r) in resourceClasses { out.put(raw: .resourceClasses, name, r.storedBytes) }
-        for (name, r) in traits { out.put(raw: .traits, name, r.storedBytes) }
+        for (name, r) in resourceClasses { put(.resourceClasses, name, r.storedBytes) }
+        for (name, r) in traits { put(.traits, name, r.storedBytes) }
+        for t in out.indices {
+            out[t].sort { a, b in b.key.withUnsafeBytes { InternedFold.byteOrder(a.key, $0) < 0 } }
+            // A key made twice (which a sound log never does) is one record, as in a table.
+            out[t] = out[t].enumerated().filter { n, r in n == 0 || out[t][n - 1].key != r.key }.map(\.element)
+        }
+        return out
+    }
+
+    /// LMDB's default key order: bytes compared as unsigned, a prefix first.
+    public static func byteOrder(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Int {
+        let n = min(x.count, y.count)
+        let c = n == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, n))
+        return c != 0 ? c : x.count - y.count
+    }
+
+    public static func byteOrder(_ a: [UInt8], _ y: UnsafeRawBufferPointer) -> Int {
+        a.withUnsafeBytes { byteOrder($0, y) }
+    }
+
+    /// The same views in the in-memory store.
+    public func views() -> MemoryViewStore {
+        let out = MemoryViewStore()
+        for (t, records) in zip(Table.allCases, storedTables()) {
+            for r in records { try! out.put(t, String(decoding: r.key, as: UTF8.self), r.value) }
+        }
         return out
     }
 }
@@ -578,14 +612,4 @@ private struct StoredAllocationReader {
 extension InternedFold {
     fileprivate func scratchProvider(_ s: Int) -> Int32 { scratch[s].provider }
     fileprivate func scratchClass(_ s: Int) -> Int32 { scratch[s].resourceClass }
-}
-
-extension MemoryViewStore {
-    /// Puts a record of one of the tables kept as bytes.
-    func put(raw table: Table, _ key: String, _ value: [UInt8]) {
-        switch table {
-        case .providers, .consumers, .usages: preconditionFailure("\(table) is kept decoded")
-        default: try! put(table, key, value)
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Ledger
 import LMDB
 
@@ -72,13 +73,18 @@ enum VersionKey {
 
     /// Where the versions of the record whose key is `base` end.
     static func past(_ base: UnsafeRawBufferPointer) -> [UInt8] {
-        Array(base) + [UInt8](repeating: 0xFF, count: 9) + [0]
+        [UInt8](unsafeUninitializedCapacity: base.count + 10) { out, count in
+            if let from = base.baseAddress { out.baseAddress!.initialize(from: from.assumingMemoryBound(to: UInt8.self), count: base.count) }
+            (out.baseAddress! + base.count).initialize(repeating: 0xFF, count: 9)
+            out[base.count + 9] = 0
+            count = base.count + 10
+        }
     }
 
     /// The record key of a version key, or nil for a record's own key.
     static func base(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        guard let i = raw.firstIndex(of: mark) else { return nil }
-        return UnsafeRawBufferPointer(rebasing: raw[0..<i])
+        guard let base = raw.baseAddress, let at = memchr(base, Int32(mark), raw.count) else { return nil }
+        return UnsafeRawBufferPointer(start: base, count: UnsafeRawPointer(at) - base)
     }
 
     /// The sequence of a version key.

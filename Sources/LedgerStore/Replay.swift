@@ -77,7 +77,7 @@ public enum LogFold {
             }
             progress(count, total)
             let folded = ContinuousClock.now
-            let diffs = try compare(stored: LMDBViewStore(txn: txn, dbs: store.dbs), folded: fold.views())
+            let diffs = try compare(stored: LMDBViewStore(txn: txn, dbs: store.dbs), folded: fold.storedTables())
             timing((folded - start).seconds, (ContinuousClock.now - folded).seconds)
             return (count, diffs)
         }
@@ -119,32 +119,35 @@ public enum LogFold {
         if going && !batch.isEmpty { try handOn(DecodeJob(batch, on: nil)) }
     }
 
-    /// Compares the stored views (streamed in key order, not collected) with
-    /// the in-memory fold. Equal bytes are equal records; records that differ
-    /// in bytes are compared by content, as records written in an earlier
-    /// stored form may.
-    static func compare(stored: LMDBViewStore, folded: MemoryViewStore) throws -> [String] {
+    /// Compares the stored views with a fold's (`InternedFold.storedTables`),
+    /// walking each stored table and the folded one side by side in key
+    /// order, nothing collected or decoded. Equal bytes are equal records;
+    /// records that differ in bytes are compared by content, as records
+    /// written in an earlier stored form may.
+    static func compare(stored: LMDBViewStore, folded: [[InternedFold.Record]]) throws -> [String] {
         var diffs: [String] = []
         for t in Table.allCases {
-            var found: [(key: String, stored: [UInt8]?, folded: [UInt8]?)] = []
-            var matched = 0
+            let mine = folded[t.ordinal]
+            var j = 0
+            func key(_ bytes: some Collection<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+            func differ(_ k: String, stored: [UInt8]?, folded: [UInt8]?) {
+                if let d = difference(t, k, stored: stored.map { StoredForm.normalized(t, $0) }, folded: folded.map { StoredForm.normalized(t, $0) }) {
+                    diffs.append(d)
+                }
+            }
             try stored.forEach(t) { k, v in
-                let key = String(decoding: k, as: UTF8.self)
-                guard let mine = try folded.get(t, key) else {
-                    found.append((key, Array(v), nil))
-                    return
+                while j < mine.count, InternedFold.byteOrder(mine[j].key, k) < 0 {
+                    differ(key(mine[j].key), stored: nil, folded: mine[j].value)
+                    j += 1
                 }
-                matched += 1
-                if mine.elementsEqual(v) { return }
-                let a = StoredForm.normalized(t, Array(v)), b = StoredForm.normalized(t, mine)
-                if a != b { found.append((key, a, b)) }
-            }
-            if matched < folded.count(t) {
-                for key in folded.keys(t) where try stored.get(t, key) == nil {
-                    found.append((key, nil, try folded.get(t, key)))
+                if j < mine.count, InternedFold.byteOrder(mine[j].key, k) == 0 {
+                    if InternedFold.byteOrder(mine[j].value, v) != 0 { differ(key(k), stored: Array(v), folded: mine[j].value) }
+                    j += 1
+                } else {
+                    differ(key(k), stored: Array(v), folded: nil)
                 }
             }
-            diffs += found.sorted { $0.key < $1.key }.compactMap { difference(t, $0.key, stored: $0.stored, folded: $0.folded) }
+            for r in mine[j...] { differ(key(r.key), stored: nil, folded: r.value) }
         }
         return diffs
     }
