@@ -27,6 +27,8 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // glibc's <malloc.h>, for `verify`'s mallopt (a header of libc, nothing to link).
+        .systemLibrary(name: "CMalloc"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "PlacementJSON"),
         .target(name: "Ledger", dependencies: ["PlacementJSON"]),
@@ -48,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "placement-ledger",
             dependencies: [
-                "PlacementAPI", "LedgerStore", "LedgerAudit", "Ledger", "PlacementJSON",
+                "PlacementAPI", "LedgerStore", "LedgerAudit", "Ledger", "PlacementJSON", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Foundation
 import Ledger
 import LedgerAudit
@@ -63,6 +64,12 @@ struct Verify: ParsableCommand {
     @Option(help: "Data directory (may be in use by a running server).") var dataDir = "./data"
 
     func run() throws {
+        // The fold frees and allocates a consumer's allocations for every event on a
+        // worker thread's malloc arena; glibc trims that arena's top and the next
+        // events fault the pages back in (740k page faults for a 1.8M-event log;
+        // its fold took 11-30 s, 5-6 s with this). A trim threshold above anything
+        // verify frees keeps the pages.
+        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
         let store = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         var progress = Progress("verify")
         var seconds = (fold: 0.0, compare: 0.0)
