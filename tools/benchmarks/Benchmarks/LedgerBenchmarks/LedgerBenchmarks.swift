@@ -60,6 +60,55 @@ let allocationEvent = Event(seq: 123_456, time: 1_764_000_000_000_000, context: 
     ]),
 ]))
 
+/// The providers of `setupCommands` as events.
+func providerEvents() -> [Event] {
+    providers.enumerated().flatMap { n, rp -> [Event] in
+        [Event(seq: UInt64(2 * n + 1), time: 1, context: context, payload: .providerCreated(uuid: rp, name: "host-\(n)", parent: nil)),
+         Event(seq: UInt64(2 * n + 2), time: 1, context: context, payload: .inventoriesReplaced(provider: rp, inventories: [
+            "VCPU": InventoryRecord(total: 1_000_000, allocationRatio: 16), "MEMORY_MB": InventoryRecord(total: 1_000_000_000),
+            "DISK_GB": InventoryRecord(total: 10_000_000),
+         ]))]
+    }
+}
+
+/// Both folds of the providers and 10,000 consumers, and the stored events
+/// each sample folds next (the same consumers' allocations again and again).
+final class Folds {
+    let views = Views(MemoryViewStore())
+    var interned = InternedFold()
+    var events: [[UInt8]] = []
+    var next = 0
+}
+nonisolated(unsafe) var folds: Folds?
+
+func sharedFolds() throws -> Folds {
+    if let folds { return folds }
+    let f = Folds()
+    for e in providerEvents() {
+        try apply(e, to: f.views)
+        try f.interned.apply(e)
+    }
+    f.events = try storedAllocationEvents(10_000)
+    for bytes in f.events {
+        try apply(try Event.decoded(bytes), to: f.views)
+        try bytes.withUnsafeBytes { try f.interned.apply(stored: $0) }
+    }
+    folds = f
+    return f
+}
+
+/// `count` stored allocation events, over 10,000 consumers (each one's
+/// allocations replaced again and again, as nova moves and resizes).
+func storedAllocationEvents(_ count: Int) throws -> [[UInt8]] {
+    try (0..<count).map { n in
+        try Event(seq: UInt64(1000 + n), time: Int64(1000 + n), context: context, payload: .allocationsReplaced(consumers: [
+            ConsumerAllocations(consumer: consumerUUID(n % 10_000), project: "p-\(n % 50)", user: "u-\(n % 20)", consumerType: "INSTANCE",
+                                allocations: [providers[n % providers.count]: ["VCPU": 2, "MEMORY_MB": 2048],
+                                              providers[(n * 7 + 3) % providers.count]: ["DISK_GB": 20]]),
+        ])).encoded()
+    }
+}
+
 let putBody = Array("""
     {"allocations": {"\(providers[1])": {"resources": {"VCPU": 2, "MEMORY_MB": 2048}},
                      "\(providers[10])": {"resources": {"DISK_GB": 20}}},
@@ -126,6 +175,25 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("event decode with Foundation (as earlier builds)") { benchmark in
         let bytes = try allocationEvent.encodedWithFoundation()
         for _ in benchmark.scaledIterations { blackHole(try Event.decodedWithFoundation(bytes)) }
+    }
+
+    // verify's fold, one stored AllocationsReplaced (a consumer's allocations
+    // replaced) at a time: as verify read it until 2026-12-02 (decode the event,
+    // `apply` on the in-memory views) and as it reads it now (`InternedFold`).
+    Benchmark("fold of a stored allocation event: decode + apply (in memory)") { benchmark in
+        let folds = try sharedFolds()
+        for _ in benchmark.scaledIterations {
+            try apply(try Event.decoded(folds.events[folds.next % folds.events.count]), to: folds.views)
+            folds.next += 1
+        }
+    }
+
+    Benchmark("fold of a stored allocation event: InternedFold (verify)") { benchmark in
+        let folds = try sharedFolds()
+        for _ in benchmark.scaledIterations {
+            try folds.events[folds.next % folds.events.count].withUnsafeBytes { try folds.interned.apply(stored: $0) }
+            folds.next += 1
+        }
     }
 
     Benchmark("parse + schema-check PUT /allocations body (1.38)") { benchmark in
