@@ -73,7 +73,15 @@ struct Verify: ParsableCommand {
         let store = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         var progress = Progress("verify")
         var seconds = (fold: 0.0, compare: 0.0)
-        let (n, diffs) = try LogFold.verify(store, progress: { progress.update($0, $1) }, timing: { seconds = ($0, $1) })
+        var comparing = false
+        let (n, diffs) = try LogFold.verify(store, progress: { done, total in
+            progress.update(done, total)
+            // The comparison of a large data dir takes as long as the fold: say what is going on.
+            if done >= total && !comparing {
+                comparing = true
+                FileHandle.standardError.write("verify: comparing the fold with the stored views\n".data(using: .utf8)!)
+            }
+        }, timing: { seconds = ($0, $1) })
         if diffs.isEmpty {
             let rate = seconds.fold > 0 ? Int(Double(n) / seconds.fold) : 0
             print("verified \(n) events: the stored views equal the fold of the log "
