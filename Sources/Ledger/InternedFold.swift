@@ -12,7 +12,7 @@ import Foundation
 /// Only the primary state is kept (providers, consumers, usages, custom
 /// classes and traits); the index tables (names, children, provider links,
 /// aggregate, trait and class memberships) are functions of it and are
-/// written out by `views()`. A test folds random logs both ways and compares
+/// written out by `storedTables()`. A test folds random logs both ways and compares
 /// every table byte for byte.
 public struct InternedFold {
     private var providerIDs = Interner()
@@ -128,28 +128,25 @@ public struct InternedFold {
     /// Folds one stored event.
     public mutating func apply(stored raw: UnsafeRawBufferPointer) throws {
         count += 1
-        pending.removeAll(keepingCapacity: true)
-        scratch.removeAll(keepingCapacity: true)
+        unstage()
         var reader = StoredAllocationReader(raw)
         if let time = reader.read(into: &self) {
             readFast += 1
             try replaceAllocations(bump: reader.bumps, now: time)
             return
         }
-        pending.removeAll(keepingCapacity: true)
-        scratch.removeAll(keepingCapacity: true)
         try fold(try Event.decoded(raw))
     }
 
     /// Folds one decoded event.
     public mutating func apply(_ event: Event) throws {
         count += 1
-        pending.removeAll(keepingCapacity: true)
-        scratch.removeAll(keepingCapacity: true)
         try fold(event)
     }
 
+    /// Folds a decoded event, dropping whatever a reader staged before it gave up.
     private mutating func fold(_ event: Event) throws {
+        unstage()
         let now = event.time
         switch event.payload {
         case .providerCreated(let uuid, let name, let parent):
@@ -253,7 +250,6 @@ public struct InternedFold {
     fileprivate mutating func classID(_ bytes: UnsafeRawBufferPointer) -> Int32 { classIDs.id(bytes) }
     fileprivate mutating func nameID(_ bytes: UnsafeRawBufferPointer) -> Int32 { nameIDs.id(bytes) }
 
-
     /// Usage records are keyed by (project, user, type); no type and the
     /// empty type share a record, as they share a key.
     private mutating func usageID(project: Int32, user: Int32, type: Int32) -> Int {
@@ -270,6 +266,10 @@ public struct InternedFold {
         pending.append(NewAllocations(consumer: consumer, project: project, user: user, type: type, start: start, end: scratch.count))
     }
     fileprivate mutating func stage(_ amount: Amount) { scratch.append(amount) }
+    private mutating func unstage() {
+        pending.removeAll(keepingCapacity: true)
+        scratch.removeAll(keepingCapacity: true)
+    }
     fileprivate var staged: Int { scratch.count }
 
     private mutating func stage(_ cs: [ConsumerAllocations]) {
@@ -293,24 +293,23 @@ public struct InternedFold {
             let old = consumers[c].take()
             let clearing = ca.start == ca.end
             if let old {
-                for a in old.amounts {
-                    // In place (`?.`), not a copy of the record read and written back.
-                    guard providers[Int(a.provider)]?.hold(a, sign: -1, now: now, bump: clearing && bump ? event : nil) != nil else {
-                        throw FoldError.missing("provider \(providerIDs.string(a.provider))")
-                    }
-                }
+                for a in old.amounts { try hold(a, sign: -1, now: now, bump: clearing && bump ? event : nil) }
                 adjustUsage(usageID(project: old.project, user: old.user, type: old.type), old.amounts[...], sign: -1)
             }
             if clearing { continue }
             let amounts = Array(scratch[ca.start..<ca.end])
-            for a in amounts {
-                guard providers[Int(a.provider)]?.hold(a, sign: 1, now: now, bump: bump ? event : nil) != nil else {
-                    throw FoldError.missing("provider \(providerIDs.string(a.provider))")
-                }
-            }
+            for a in amounts { try hold(a, sign: 1, now: now, bump: bump ? event : nil) }
             consumers[c] = Consumer(project: ca.project, user: ca.user, type: ca.type, generation: (old?.generation ?? 0) + 1,
                                     amounts: amounts, created: old?.created ?? now, updated: now)
             adjustUsage(usageID(project: ca.project, user: ca.user, type: ca.type), amounts[...], sign: 1)
+        }
+    }
+
+    /// `Provider.hold` on the provider an amount names, which must exist.
+    private mutating func hold(_ a: Amount, sign: Int64, now: Micros, bump: Int?) throws {
+        // In place (`?.`), not a copy of the record read and written back.
+        guard providers[Int(a.provider)]?.hold(a, sign: sign, now: now, bump: bump) != nil else {
+            throw FoldError.missing("provider \(providerIDs.string(a.provider))")
         }
     }
 
@@ -441,7 +440,9 @@ public struct InternedFold {
         for t in out.indices {
             out[t].sort { a, b in b.key.withUnsafeBytes { InternedFold.byteOrder(a.key, $0) < 0 } }
             // A key made twice (which a sound log never does) is one record, as in a table.
-            out[t] = out[t].enumerated().filter { n, r in n == 0 || out[t][n - 1].key != r.key }.map(\.element)
+            if zip(out[t], out[t].dropFirst()).contains(where: { $0.key == $1.key }) {
+                out[t] = out[t].enumerated().filter { n, r in n == 0 || out[t][n - 1].key != r.key }.map(\.element)
+            }
         }
         return out
     }

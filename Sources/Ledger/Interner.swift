@@ -25,16 +25,8 @@ struct Interner {
 
     /// The id of `key`, new if it was never seen.
     mutating func id(_ key: UnsafeRawBufferPointer) -> Int32 {
-        let h = Interner.hash(key)
-        let tag = UInt32(truncatingIfNeeded: h >> 32)
-        let mask = slots.count - 1
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let slot = slots[s]
-            if slot.id < 0 { break }
-            if slot.hash == tag && slot.count == key.count && equals(slot.start, key) { return slot.id }
-            s = (s + 1) & mask
-        }
+        let (s, tag, found) = find(key)
+        if let found { return found }
         let new = Int32(count)
         slots[s] = Slot(hash: tag, id: new, start: arena.count, count: key.count)
         arena.append(contentsOf: key)
@@ -51,18 +43,21 @@ struct Interner {
     /// The id of `key` if it was seen, without adding it.
     func existing(_ key: String) -> Int32? {
         var key = key
-        return key.withUTF8 { buffer in
-            let raw = UnsafeRawBufferPointer(buffer)
-            let h = Interner.hash(raw)
-            let tag = UInt32(truncatingIfNeeded: h >> 32)
-            let mask = slots.count - 1
-            var s = Int(truncatingIfNeeded: h) & mask
-            while slots[s].id >= 0 {
-                let slot = slots[s]
-                if slot.hash == tag && slot.count == raw.count && equals(slot.start, raw) { return slot.id }
-                s = (s + 1) & mask
-            }
-            return nil
+        return key.withUTF8 { find(UnsafeRawBufferPointer($0)).id }
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go, with
+    /// the hash tag it is stored under.
+    private func find(_ key: UnsafeRawBufferPointer) -> (slot: Int, tag: UInt32, id: Int32?) {
+        let h = Interner.hash(key)
+        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let slot = slots[s]
+            if slot.id < 0 { return (s, tag, nil) }
+            if slot.hash == tag && slot.count == key.count && equals(slot.start, key) { return (s, tag, slot.id) }
+            s = (s + 1) & mask
         }
     }
 

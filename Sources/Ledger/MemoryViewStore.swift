@@ -1,5 +1,5 @@
-/// The projection held in memory: what `verify` folds the log into to
-/// compare with the stored views, and what the micro-benchmarks fold into.
+/// The projection held in memory: what `apply` folds into in the
+/// micro-benchmarks, and the form the tests read `InternedFold`'s views in.
 /// Providers, consumers and usages are kept decoded (`Views` reads and
 /// writes them without the byte form, which was a third of a fold's time);
 /// the other tables, and these through the byte-level `ViewStore` calls,
@@ -45,26 +45,6 @@ public final class MemoryViewStore: ViewStore {
         let all = records(table)
         let hits = prefix.isEmpty ? Array(all) : all.filter { $0.key.hasPrefix(prefix) }
         return hits.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
-    }
-
-    /// How many records one table holds.
-    public func count(_ table: Table) -> Int {
-        switch table {
-        case .providers: providers.count
-        case .consumers: consumers.count
-        case .usages: usages.count
-        default: tables[table.ordinal].count
-        }
-    }
-
-    /// The keys of one table, unordered.
-    public func keys(_ table: Table) -> [String] {
-        switch table {
-        case .providers: Array(providers.keys)
-        case .consumers: Array(consumers.keys)
-        case .usages: Array(usages.keys)
-        default: Array(tables[table.ordinal].keys)
-        }
     }
 
     /// Every record of one table in its stored form, unordered.
