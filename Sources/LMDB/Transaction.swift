@@ -184,6 +184,22 @@ public struct Transaction {
         return found
     }
 
+    /// Bulk load: `body` is handed a function that writes one record after
+    /// every key `db` holds (MDB_APPEND, through one cursor, so each record
+    /// costs no search from the root). Records must come in key order; one
+    /// out of order fails with MDB_KEYEXIST.
+    public func appending(_ db: Database,
+                          _ body: (_ put: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        try body { key, value in
+            var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+            var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+            try check(mdb_cursor_put(cursor, &k, &v, UInt32(MDB_APPEND)))
+        }
+    }
+
     /// Runs `body` in a nested write transaction: if it throws, only its own
     /// writes are undone and the parent goes on.
     public func nested<T>(_ body: (Transaction) throws -> T) throws -> T {

@@ -19,13 +19,23 @@ public enum LogFold {
     static let chunk = 20_000
 
     /// Copies the log prefix up to `target` into a new data dir at `into` and
-    /// folds it there. Returns the number of events copied.
+    /// folds it (BulkReplay.swift). Returns the number of events copied.
+    /// `writing` is called when the fold is done and the data dir is being written.
     @discardableResult
     public static func replay(from source: LedgerStore, into path: String, target: ReplayTarget,
-                              progress: (UInt64, UInt64) -> Void = { _, _ in }) throws -> UInt64 {
+                              progress: (UInt64, UInt64) -> Void = { _, _ in }, writing: () -> Void = {}) throws -> UInt64 {
         let dest = try LedgerStore(path: path)
         guard try dest.lastSequence() == 0 else { throw ReplayError.notEmpty(path) }
-        return try fold(source, into: dest, target: target, progress: progress)
+        return try foldInMemory(source, into: dest, target: target, progress: progress, writing: writing)
+    }
+
+    /// The fold event by event into LMDB, through the live projector's `append`,
+    /// in transactions of `chunk` events: what `replay` did before it folded in
+    /// memory, kept as the reference the tests compare that with.
+    static func replayEventByEvent(from source: LedgerStore, into path: String, target: ReplayTarget) throws -> UInt64 {
+        let dest = try LedgerStore(path: path)
+        guard try dest.lastSequence() == 0 else { throw ReplayError.notEmpty(path) }
+        return try fold(source, into: dest, target: target, progress: { _, _ in })
     }
 
     static func fold(_ source: LedgerStore, into dest: LedgerStore, target: ReplayTarget,
@@ -216,7 +226,7 @@ public enum ReplayError: Error, CustomStringConvertible {
 
 extension Duration {
     /// In seconds, as a floating-point number.
-    var seconds: Double {
+    public var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
     }

@@ -52,8 +52,15 @@ struct Replay: ParsableCommand {
         let source = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
         var progress = Progress("replay")
-        let n = try LogFold.replay(from: source, into: into, target: target) { progress.update($0, $1) }
-        print("replayed \(n) events into \(into)")
+        let started = ContinuousClock.now
+        var folded = started
+        let n = try LogFold.replay(from: source, into: into, target: target, progress: { progress.update($0, $1) }, writing: {
+            folded = ContinuousClock.now
+            // Writing a large data dir takes a while after the bar is full: say what is going on.
+            FileHandle.standardError.write("replay: writing \(into)\n".data(using: .utf8)!)
+        })
+        let fold = (folded - started).seconds, all = (ContinuousClock.now - started).seconds
+        print("replayed \(n) events into \(into) (fold \(String(format: "%.2f", fold)) s, \(Int(Double(n) / max(fold, 1e-9)).formatted()) events/s; write \(String(format: "%.2f", all - fold)) s)")
     }
 }
 
