@@ -184,19 +184,29 @@ public struct Transaction {
         return found
     }
 
-    /// Bulk load: `body` is handed a function that writes one record after
-    /// every key `db` holds (MDB_APPEND, through one cursor, so each record
+    /// Bulk load: `body` is handed an `Appender` that writes records after
+    /// every key `db` holds (MDB_APPEND, through one cursor, so a record
     /// costs no search from the root). Records must come in key order; one
     /// out of order fails with MDB_KEYEXIST.
-    public func appending(_ db: Database,
-                          _ body: (_ put: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    public func appending(_ db: Database, _ body: (Appender) throws -> Void) throws {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(txn, db.dbi, &cursor))
         defer { mdb_cursor_close(cursor) }
-        try body { key, value in
+        try body(Appender(cursor: cursor))
+    }
+
+    /// Writes records at the end of a database (`appending`).
+    public struct Appender {
+        let cursor: OpaquePointer?
+
+        public func callAsFunction(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
             var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
             var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
             try check(mdb_cursor_put(cursor, &k, &v, UInt32(MDB_APPEND)))
+        }
+
+        public func callAsFunction(_ key: [UInt8], _ value: [UInt8]) throws {
+            try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try self(k, v) } }
         }
     }
 

@@ -17,6 +17,12 @@ struct RecordWriter {
 
     init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
 
+    /// A record after `lead`, the byte an undo entry starts with (1: a record follows).
+    init(capacity: Int = 128, lead: UInt8) {
+        bytes = [lead, BinaryRecord.tag]
+        bytes.reserveCapacity(capacity)
+    }
+
     mutating func uint(_ v: UInt64) {
         var v = v
         while v >= 0x80 {

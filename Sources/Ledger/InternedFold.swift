@@ -15,19 +15,19 @@ import Foundation
 /// written out by `storedTables()`. A test folds random logs both ways and compares
 /// every table byte for byte.
 public struct InternedFold {
-    private var providerIDs = Interner()
-    private var consumerIDs = Interner()
-    private var classIDs = Interner()
+    var providerIDs = Interner()
+    var consumerIDs = Interner()
+    var classIDs = Interner()
     /// Projects, users and consumer types.
-    private var nameIDs = Interner()
+    var nameIDs = Interner()
     /// (project, user, type) ids, 12 bytes, for the usages records.
-    private var usageIDs = Interner()
+    var usageIDs = Interner()
 
     /// Marks an absent per-class amount in a provider's usages (Placement's
     /// dictionary keeps a class whose usage was raised by 0).
-    fileprivate static let absent = Int64.min
+    static let absent = Int64.min
 
-    private struct Provider {
+    struct Provider {
         var name: String
         var generation: Int64
         var parent: Int32  // -1: none
@@ -75,13 +75,13 @@ public struct InternedFold {
 
     /// One (provider, class, amount) of a consumer's allocations; class -1
     /// stands for a provider named with no resources.
-    fileprivate struct Amount {
+    struct Amount {
         var provider: Int32
         var resourceClass: Int32
         var amount: Int64
     }
 
-    private struct Consumer {
+    struct Consumer {
         var project: Int32
         var user: Int32
         var type: Int32  // -1: none
@@ -91,25 +91,25 @@ public struct InternedFold {
         var updated: Micros
     }
 
-    private struct Usage {
+    struct Usage {
         /// By class id; 0 is absent (the record drops a class that sums to 0).
         var resources: [Int64]
         var consumers: Int64
     }
 
-    private var providers: [Provider?] = []
-    private var consumers: [Consumer?] = []
-    private var usages: [Usage?] = []
-    private var resourceClasses: [String: NamedRecord] = [:]
-    private var traits: [String: NamedRecord] = [:]
+    var providers: [Provider?] = []
+    var consumers: [Consumer?] = []
+    var usages: [Usage?] = []
+    var resourceClasses: [String: NamedRecord] = [:]
+    var traits: [String: NamedRecord] = [:]
     /// Events folded so far.
-    public private(set) var count = 0
+    public internal(set) var count = 0
     /// How many of them the fast reader took.
-    public private(set) var readFast = 0
+    public internal(set) var readFast = 0
 
     /// One consumer of the event being folded: its new amounts are
     /// `scratch[start..<end]`.
-    private struct NewAllocations {
+    struct NewAllocations {
         var consumer: Int32
         var project: Int32
         var user: Int32
@@ -117,11 +117,16 @@ public struct InternedFold {
         var start: Int
         var end: Int
     }
-    private var pending: [NewAllocations] = []
-    private var scratch: [Amount] = []
+    var pending: [NewAllocations] = []
+    var scratch: [Amount] = []
 
     /// The id of the empty consumer type.
-    private let noType: Int32
+    let noType: Int32
+
+    /// What `replay` writes besides the views, when it asked for it (InternedFold+Journal.swift).
+    var journal: FoldJournal?
+    /// Class ids in name order, for the journal's record bytes.
+    var journalClassRank: [Int32] = []
 
     public init() { noType = nameIDs.id("") }
 
@@ -145,7 +150,7 @@ public struct InternedFold {
     }
 
     /// Folds a decoded event, dropping whatever a reader staged before it gave up.
-    private mutating func fold(_ event: Event) throws {
+    mutating func fold(_ event: Event) throws {
         unstage()
         let now = event.time
         switch event.payload {
@@ -222,37 +227,37 @@ public struct InternedFold {
     // MARK: ids
 
     /// The id of `key` in `interner`, with an empty place made in `table` for a new one.
-    private static func id<T>(_ key: UnsafeRawBufferPointer, _ interner: inout Interner, _ table: inout [T?]) -> Int32 {
+    static func id<T>(_ key: UnsafeRawBufferPointer, _ interner: inout Interner, _ table: inout [T?]) -> Int32 {
         let id = interner.id(key)
         if Int(id) == table.count { table.append(nil) }
         return id
     }
 
-    fileprivate mutating func providerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &providerIDs, &providers) }
-    fileprivate mutating func consumerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &consumerIDs, &consumers) }
+    mutating func providerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &providerIDs, &providers) }
+    mutating func consumerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &consumerIDs, &consumers) }
 
-    private mutating func providerID(_ uuid: String) -> Int32 {
+    mutating func providerID(_ uuid: String) -> Int32 {
         var uuid = uuid
         return uuid.withUTF8 { Self.id(UnsafeRawBufferPointer($0), &providerIDs, &providers) }
     }
 
-    private mutating func consumerID(_ uuid: String) -> Int32 {
+    mutating func consumerID(_ uuid: String) -> Int32 {
         var uuid = uuid
         return uuid.withUTF8 { Self.id(UnsafeRawBufferPointer($0), &consumerIDs, &consumers) }
     }
 
-    private func existingProvider(_ uuid: String) throws -> Int32 {
+    func existingProvider(_ uuid: String) throws -> Int32 {
         guard let id = providerIDs.existing(uuid), providers[Int(id)] != nil else { throw FoldError.missing("provider \(uuid)") }
         return id
     }
 
-    private mutating func classID(_ name: String) -> Int32 { classIDs.id(name) }
-    fileprivate mutating func classID(_ bytes: UnsafeRawBufferPointer) -> Int32 { classIDs.id(bytes) }
-    fileprivate mutating func nameID(_ bytes: UnsafeRawBufferPointer) -> Int32 { nameIDs.id(bytes) }
+    mutating func classID(_ name: String) -> Int32 { classIDs.id(name) }
+    mutating func classID(_ bytes: UnsafeRawBufferPointer) -> Int32 { classIDs.id(bytes) }
+    mutating func nameID(_ bytes: UnsafeRawBufferPointer) -> Int32 { nameIDs.id(bytes) }
 
     /// Usage records are keyed by (project, user, type); no type and the
     /// empty type share a record, as they share a key.
-    private mutating func usageID(project: Int32, user: Int32, type: Int32) -> Int {
+    mutating func usageID(project: Int32, user: Int32, type: Int32) -> Int {
         let t = type >= 0 ? type : noType
         var key = (project, user, t)
         let id = withUnsafeBytes(of: &key) { usageIDs.id(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
@@ -262,17 +267,17 @@ public struct InternedFold {
 
     // MARK: the arithmetic of apply
 
-    fileprivate mutating func stage(consumer: Int32, project: Int32, user: Int32, type: Int32, start: Int) {
+    mutating func stage(consumer: Int32, project: Int32, user: Int32, type: Int32, start: Int) {
         pending.append(NewAllocations(consumer: consumer, project: project, user: user, type: type, start: start, end: scratch.count))
     }
-    fileprivate mutating func stage(_ amount: Amount) { scratch.append(amount) }
-    private mutating func unstage() {
+    mutating func stage(_ amount: Amount) { scratch.append(amount) }
+    mutating func unstage() {
         pending.removeAll(keepingCapacity: true)
         scratch.removeAll(keepingCapacity: true)
     }
-    fileprivate var staged: Int { scratch.count }
+    var staged: Int { scratch.count }
 
-    private mutating func stage(_ cs: [ConsumerAllocations]) {
+    mutating func stage(_ cs: [ConsumerAllocations]) {
         for ca in cs {
             let start = scratch.count
             for (rp, resources) in ca.allocations {
@@ -286,7 +291,7 @@ public struct InternedFold {
     }
 
     /// `replaceAllocations` of Apply.swift for the consumers in `pending`.
-    private mutating func replaceAllocations(bump: Bool, now: Micros) throws {
+    mutating func replaceAllocations(bump: Bool, now: Micros) throws {
         let event = count
         for ca in pending {
             let c = Int(ca.consumer)
@@ -306,14 +311,14 @@ public struct InternedFold {
     }
 
     /// `Provider.hold` on the provider an amount names, which must exist.
-    private mutating func hold(_ a: Amount, sign: Int64, now: Micros, bump: Int?) throws {
+    mutating func hold(_ a: Amount, sign: Int64, now: Micros, bump: Int?) throws {
         // In place (`?.`), not a copy of the record read and written back.
         guard providers[Int(a.provider)]?.hold(a, sign: sign, now: now, bump: bump) != nil else {
             throw FoldError.missing("provider \(providerIDs.string(a.provider))")
         }
     }
 
-    private mutating func adjustUsage(_ id: Int, _ amounts: ArraySlice<Amount>, sign: Int64) {
+    mutating func adjustUsage(_ id: Int, _ amounts: ArraySlice<Amount>, sign: Int64) {
         var record = usages[id].take() ?? Usage(resources: [], consumers: 0)  // moved out: not shared while it changes
         record.consumers += sign
         for a in amounts where a.resourceClass >= 0 {
@@ -324,7 +329,7 @@ public struct InternedFold {
         if record.consumers != 0 { usages[id] = record }
     }
 
-    private mutating func replaceInventories(_ id: Int32, _ inventories: [String: InventoryRecord], now: Micros, extraBump: Int64 = 0) throws {
+    mutating func replaceInventories(_ id: Int32, _ inventories: [String: InventoryRecord], now: Micros, extraBump: Int64 = 0) throws {
         let p = Int(id)
         var next: [Int32: InventoryRecord] = [:]
         for (rc, var inv) in inventories {
@@ -341,7 +346,7 @@ public struct InternedFold {
         providers[p]!.updated = now
     }
 
-    private mutating func setRoot(_ root: Int32, below id: Int32) {
+    mutating func setRoot(_ root: Int32, below id: Int32) {
         for child in providers.indices where providers[child]?.parent == id {
             providers[child]!.root = root
             setRoot(root, below: Int32(child))
@@ -351,7 +356,7 @@ public struct InternedFold {
     /// A custom class renamed (before 1.7): its inventories and usages on
     /// the providers with inventory of it, the allocations of those
     /// providers' consumers, and every usages record, as `renameClass` does.
-    private mutating func rename(_ from: Int32, _ to: Int32) {
+    mutating func rename(_ from: Int32, _ to: Int32) {
         guard from != to else { return }
         func moved(_ usages: inout [Int64], absent: Int64) {
             let f = Int(from), t = Int(to)
@@ -391,49 +396,23 @@ public struct InternedFold {
     public func storedTables() -> [[Record]] {
         var out = [[Record]](repeating: [], count: Table.allCases.count)
         func put(_ t: Table, _ key: String, _ value: [UInt8] = []) { out[t.ordinal].append((Array(key.utf8), value)) }
-        func uuid(_ p: Int32) -> String { providerIDs.string(p) }
-        let classNames = (0..<classIDs.count).map { classIDs.string(Int32($0)) }
-        for (i, p) in providers.enumerated() {
-            guard let p else { continue }
-            let id = uuid(Int32(i))
-            var inventories: [String: InventoryRecord] = [:]
-            for (c, inv) in p.inventories { inventories[classNames[Int(c)]] = inv }
-            var used: [String: Int64] = [:]
-            for (c, n) in p.usages.enumerated() where n != Self.absent { used[classNames[c]] = n }
-            put(.providers, id, ProviderRecord(
-                uuid: id, name: p.name, generation: p.generation, parent: p.parent >= 0 ? uuid(p.parent) : nil, root: uuid(p.root),
-                inventories: inventories, usages: used, traits: p.traits, aggregates: p.aggregates, created: p.created,
-                updated: p.updated).storedBytes)
-            put(.providerNames, KeyPart.of(p.name), Array(id.utf8))
-            if p.parent >= 0 { put(.providerChildren, uuid(p.parent) + keySep + id) }
-            for rc in inventories.keys { put(.classProviders, rc + keySep + id) }
-            for t in Set(p.traits) { put(.traitProviders, t + keySep + id) }
-            for a in Set(p.aggregates) { put(.aggregates, a + keySep + id) }
+        for i in providers.indices {
+            guard let r = providerRecord(Int32(i)) else { continue }
+            put(.providers, r.uuid, r.storedBytes)
+            put(.providerNames, KeyPart.of(r.name), Array(r.uuid.utf8))
+            if let parent = r.parent { put(.providerChildren, parent + keySep + r.uuid) }
+            for rc in r.inventories.keys { put(.classProviders, rc + keySep + r.uuid) }
+            for t in Set(r.traits) { put(.traitProviders, t + keySep + r.uuid) }
+            for a in Set(r.aggregates) { put(.aggregates, a + keySep + r.uuid) }
         }
-        let providerUUIDs = (0..<providerIDs.count).map { uuid(Int32($0)) }
-        for (i, c) in consumers.enumerated() {
-            guard let c else { continue }
-            let id = consumerIDs.string(Int32(i))
-            var allocations: [String: [String: Int64]] = [:]
-            for a in c.amounts {
-                let rp = providerUUIDs[Int(a.provider)]
-                if a.resourceClass >= 0 { allocations[rp, default: [:]][classNames[Int(a.resourceClass)]] = a.amount }
-                else if allocations[rp] == nil { allocations[rp] = [:] }
-            }
-            for rp in allocations.keys { put(.providerConsumers, rp + keySep + id) }
-            put(.consumers, id, ConsumerRecord(
-                uuid: id, project: nameIDs.string(c.project), user: nameIDs.string(c.user), consumerType: c.type >= 0 ? nameIDs.string(c.type) : nil,
-                generation: c.generation, allocations: allocations, created: c.created, updated: c.updated).storedBytes)
+        for i in consumers.indices {
+            guard let r = consumerRecord(Int32(i)) else { continue }
+            for rp in r.allocations.keys { put(.providerConsumers, rp + keySep + r.uuid) }
+            put(.consumers, r.uuid, r.storedBytes)
         }
-        for (i, u) in usages.enumerated() {
-            guard let u else { continue }
-            let key = usageIDs.bytes(Int32(i)).withUnsafeBytes { b in
-                (0..<3).map { nameIDs.string(b.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
-            }
-            var resources: [String: Int64] = [:]
-            for (c, n) in u.resources.enumerated() where n != 0 { resources[classNames[c]] = n }
-            put(.usages, KeyPart.of(key[0]) + keySep + KeyPart.of(key[1]) + keySep + key[2],
-                UsageRecord(resources: resources, consumers: u.consumers).storedBytes)
+        for i in usages.indices {
+            guard let r = usageRecord(i) else { continue }
+            put(.usages, usageKey(i), r.storedBytes)
         }
         for (name, r) in resourceClasses { put(.resourceClasses, name, r.storedBytes) }
         for (name, r) in traits { put(.traits, name, r.storedBytes) }
@@ -445,6 +424,50 @@ public struct InternedFold {
             }
         }
         return out
+    }
+
+    /// Provider `id`'s record, as `apply` would hold it.
+    func providerRecord(_ id: Int32) -> ProviderRecord? {
+        guard let p = providers[Int(id)] else { return nil }
+        func uuid(_ p: Int32) -> String { providerIDs.string(p) }
+        var inventories: [String: InventoryRecord] = [:]
+        for (c, inv) in p.inventories { inventories[classIDs.string(c)] = inv }
+        var used: [String: Int64] = [:]
+        for (c, n) in p.usages.enumerated() where n != Self.absent { used[classIDs.string(Int32(c))] = n }
+        return ProviderRecord(
+            uuid: uuid(id), name: p.name, generation: p.generation, parent: p.parent >= 0 ? uuid(p.parent) : nil, root: uuid(p.root),
+            inventories: inventories, usages: used, traits: p.traits, aggregates: p.aggregates, created: p.created, updated: p.updated)
+    }
+
+    /// Consumer `id`'s record.
+    func consumerRecord(_ id: Int32) -> ConsumerRecord? {
+        guard let c = consumers[Int(id)] else { return nil }
+        var allocations: [String: [String: Int64]] = [:]
+        for a in c.amounts {
+            let rp = providerIDs.string(a.provider)
+            if a.resourceClass >= 0 { allocations[rp, default: [:]][classIDs.string(a.resourceClass)] = a.amount }
+            else if allocations[rp] == nil { allocations[rp] = [:] }
+        }
+        return ConsumerRecord(
+            uuid: consumerIDs.string(id), project: nameIDs.string(c.project), user: nameIDs.string(c.user),
+            consumerType: c.type >= 0 ? nameIDs.string(c.type) : nil, generation: c.generation, allocations: allocations,
+            created: c.created, updated: c.updated)
+    }
+
+    /// The usages record `id`.
+    func usageRecord(_ id: Int) -> UsageRecord? {
+        guard let u = usages[id] else { return nil }
+        var resources: [String: Int64] = [:]
+        for (c, n) in u.resources.enumerated() where n != 0 { resources[classIDs.string(Int32(c))] = n }
+        return UsageRecord(resources: resources, consumers: u.consumers)
+    }
+
+    /// The usages key of record `id`: project, user and consumer type.
+    func usageKey(_ id: Int) -> String {
+        let key = usageIDs.bytes(Int32(id)).withUnsafeBytes { b in
+            (0..<3).map { nameIDs.string(b.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
+        }
+        return KeyPart.of(key[0]) + keySep + KeyPart.of(key[1]) + keySep + key[2]
     }
 
     /// LMDB's default key order: bytes compared as unsigned, a prefix first.
@@ -472,7 +495,7 @@ public struct InternedFold {
 /// `EventCodec` writes it (sorted keys, no escapes, no whitespace) straight
 /// into a fold's ids. Anything else, or anything it is unsure of, it leaves
 /// to `Event.decoded`, which reads every form and names what is wrong.
-private struct StoredAllocationReader {
+struct StoredAllocationReader {
     private let b: UnsafeRawBufferPointer
     private var i = 0
     /// Whether the event bumps generations (a replace does, a delete does not).

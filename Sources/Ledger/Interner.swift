@@ -7,9 +7,9 @@ import Foundation
 /// fold's result is written out.
 struct Interner {
     /// Every key's bytes, one after another.
-    private var arena: [UInt8] = []
+    private(set) var arena: [UInt8] = []
     /// Where each id's bytes start in `arena`, and (last) where the last one's end.
-    private var starts: [Int] = [0]
+    private(set) var starts: [Int] = [0]
     /// Open addressing, linear probing. A slot holds what a lookup compares
     /// (part of the hash, the key's place in `arena`) so a miss touches no
     /// other memory; id -1 is an empty slot.

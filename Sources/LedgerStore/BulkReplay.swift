@@ -1,154 +1,158 @@
 import Ledger
 import LMDB
 
-/// `replay` folds in memory and writes the new data dir once, each
-/// database in key order.
+/// `replay` folds in memory (`InternedFold`, with its journal) and writes
+/// the new data dir once, each database in key order.
 ///
 /// Why: folding event by event into LMDB (what the live projector does,
 /// `appendAndApply`) cost 92 µs an event (10.8k events/s): a third in LMDB's
 /// page searches and dirty-page bookkeeping for records, undo entries and
-/// index entries scattered over the trees, the rest in reading records back
-/// through it. Here the same `apply` folds into `ReplayViews`, which
-/// records the undo log exactly as `RecordingViewStore` does; the index
-/// entries are worked out as the writer's are; and every database is then
-/// written sorted with MDB_APPEND in one transaction, so the new data dir
-/// holds either all of it or nothing. A test checks that the result equals
-/// the event-by-event fold's in every byte of every database.
+/// index entries scattered over the trees, the rest in `apply` reading and
+/// writing records through it. The interned fold journals the undo log and
+/// the index entries exactly as the live projector and the writer make them
+/// (InternedFold+Journal.swift), and every database is then written sorted
+/// with MDB_APPEND in one transaction, so the new data dir holds either all
+/// of it or nothing. A test checks that the result equals the event-by-event
+/// fold's in every byte of every database.
 extension LogFold {
-    /// Everything a replay writes besides the views, collected as it folds.
-    struct Collected {
-        /// The log prefix: sequence and stored bytes, valid while the source's snapshot lives.
-        var log: [(seq: UInt64, bytes: UnsafeRawBufferPointer)] = []
-        /// time index keys (time, sequence).
-        var times: [[UInt8]] = []
-        /// event index keys.
-        var index: [[UInt8]] = []
-    }
-
     static func foldInMemory(_ source: LedgerStore, into dest: LedgerStore, target: ReplayTarget,
                              progress: (UInt64, UInt64) -> Void, writing: () -> Void) throws -> UInt64 {
         let total = try source.lastSequence()
-        let shown: UInt64 = switch target {
-        case .sequence(let s): min(s, total)
-        default: total
-        }
         return try source.env.read { txn in
-            let views = ReplayViews()
-            var out = Collected()
-            try events(of: source, in: txn) { ev, raw in
-                switch target {
-                case .sequence(let s) where ev.seq > s: return false
-                case .time(let t) where ev.time > t: return false
-                default: break
+            let stop = try lastSequence(of: source, in: txn, target: target, total: total)
+            var fold = InternedFold()
+            fold.startJournal()
+            // The log prefix as stored (valid while the source's snapshot lives), and each event's time.
+            var log: [(seq: UInt64, bytes: UnsafeRawBufferPointer)] = []
+            var times: [(time: UInt64, seq: UInt64)] = []
+            log.reserveCapacity(Int(stop))
+            times.reserveCapacity(Int(stop))
+            try txn.scan(source.log) { k, raw in
+                let seq = LedgerStore.seq(k)
+                guard seq <= stop else { return false }
+                let time = try fold.apply(stored: raw, seq: seq) { event, before in
+                    try dest.indexEntries(event, before: before).map { ($0.kind.rawValue, $0.id) }
                 }
-                out.log.append((ev.seq, raw))
-                views.begin(ev.seq)
-                let entries = try dest.indexEntries(ev, before: Views(views))
-                try apply(ev, to: Views(views))
-                out.times.append(LedgerStore.key(UInt64(max(0, ev.time))) + LedgerStore.key(ev.seq))
-                for entry in entries {
-                    // As `writeIndex`: a changed provider or consumer record is found through its undo key.
-                    if let table = entry.recordTable, views.changedInThisEvent(table, entry.id) { continue }
-                    out.index.append(entry.key(ev.seq))
-                }
-                if out.log.count % chunk == 0 { progress(UInt64(out.log.count), shown) }
+                log.append((seq, raw))
+                times.append((UInt64(max(0, time)), seq))
+                if log.count % chunk == 0 { progress(UInt64(log.count), stop) }
                 return true
             }
-            // Done (a replay to a time ends short of the source's last event: the bar ends full).
-            progress(UInt64(out.log.count), UInt64(out.log.count))
+            progress(UInt64(log.count), UInt64(log.count))
             writing()
-            try write(views, out, into: dest)
-            return UInt64(out.log.count)
+            try write(fold, log: log, times: times, into: dest)
+            return UInt64(log.count)
         }
     }
 
-    /// Writes the fold into the empty `dest` in one durable transaction.
-    private static func write(_ views: ReplayViews, _ out: Collected, into dest: LedgerStore) throws {
+    /// The last event a replay to `target` takes: for a time, the one before
+    /// the first event after it (as a replay event by event stops there).
+    private static func lastSequence(of source: LedgerStore, in txn: Transaction, target: ReplayTarget, total: UInt64) throws -> UInt64 {
+        switch target {
+        case .end: return total
+        case .sequence(let s): return min(s, total)
+        case .time(let t):
+            var last: UInt64 = 0
+            try events(of: source, in: txn) { ev, _ in
+                guard ev.time <= t else { return false }
+                last = ev.seq
+                return true
+            }
+            return last
+        }
+    }
+
+    /// Writes the fold into the empty `dest` in one durable transaction, each database in key order.
+    private static func write(_ fold: InternedFold, log: [(seq: UInt64, bytes: UnsafeRawBufferPointer)],
+                              times: [(time: UInt64, seq: UInt64)], into dest: LedgerStore) throws {
+        let views = fold.storedTables()
+        let (undo, index) = fold.journalOutput()
         try dest.env.write { txn in
             try txn.appending(dest.log) { put in
-                for (seq, raw) in out.log { try LedgerStore.key(seq).withUnsafeBytes { try put($0, raw) } }
+                for (seq, raw) in log { try LedgerStore.key(seq).withUnsafeBytes { try put($0, raw) } }
             }
-            var history: [Record] = []
+            var history: [(prefix: [UInt8], table: Int, group: Int)] = []
             for t in Table.allCases {
-                var records = views.tables[t.ordinal].map { (key: Array($0.key.utf8), value: $0.value) }
-                for u in views.undo where u.table == t.ordinal {
-                    if VersionKey.colocated(t) {
-                        records.append((VersionKey.of(u.key, u.seq), u.value))
-                    } else {
-                        history.append((HistoryKey.versioned(t, u.key, u.seq), u.value))
+                if VersionKey.colocated(t) {
+                    try writeColocated(views[t.ordinal], undo[t.ordinal], into: dest.dbs[t]!, txn)
+                } else {
+                    try load(views[t.ordinal], into: dest.dbs[t]!, txn)
+                    for (g, key) in undo[t.ordinal].keys.enumerated() {
+                        history.append((HistoryKey.prefix(t, String(decoding: key, as: UTF8.self)), t.ordinal, g))
                     }
                 }
-                try load(&records, into: dest.dbs[t]!, txn)
             }
-            try load(&history, into: dest.history, txn)
-            var times = out.times.map { (key: $0, value: [UInt8]()) }
-            try load(&times, into: dest.timeIndex, txn)
-            var index = out.index.map { (key: $0, value: [UInt8]()) }
-            try load(&index, into: dest.eventIndex, txn)
-            try txn.put(dest.meta, LedgerStore.indexedKey, LedgerStore.key(out.log.last?.seq ?? 0))
+            // A history prefix ends in 0xFF, which no key holds: prefix order is key order.
+            history.sort { a, b in b.prefix.withUnsafeBytes { InternedFold.byteOrder(a.prefix, $0) < 0 } }
+            try txn.appending(dest.history) { put in
+                for h in history {
+                    let table = undo[h.table]
+                    for i in table.ranges[h.group] { try put(h.prefix + LedgerStore.key(table.seqs[i]), table.values[i]) }
+                }
+            }
+            var sortedTimes = times
+            if zip(times, times.dropFirst()).contains(where: { $0.time > $1.time }) { sortedTimes.sort { ($0.time, $0.seq) < ($1.time, $1.seq) } }
+            try txn.appending(dest.timeIndex) { put in
+                for (time, seq) in sortedTimes { try put(LedgerStore.key(time) + LedgerStore.key(seq), []) }
+            }
+            var entries = index.compactMap { e in IndexEntry.Kind(rawValue: e.kind).map { (prefix: IndexEntry($0, e.id).prefix, seqs: e.seqs) } }
+            entries.sort { a, b in b.prefix.withUnsafeBytes { InternedFold.byteOrder(a.prefix, $0) < 0 } }
+            try txn.appending(dest.eventIndex) { put in
+                for e in entries { for seq in e.seqs { try put(e.prefix + LedgerStore.key(seq), []) } }
+            }
+            try txn.put(dest.meta, LedgerStore.indexedKey, LedgerStore.key(log.last?.seq ?? 0))
         }
     }
 
     typealias Record = (key: [UInt8], value: [UInt8])
 
-    /// Sorts records by key bytes (LMDB's order) and appends them to an empty database.
-    private static func load(_ records: inout [Record], into db: Database, _ txn: Transaction) throws {
-        let before: (Record, Record) -> Bool = { a, b in b.key.withUnsafeBytes { InternedFold.byteOrder(a.key, $0) < 0 } }
-        if zip(records, records.dropFirst()).contains(where: { !before($0, $1) }) { records.sort(by: before) }
+    /// Appends records already in key order to an empty database.
+    private static func load(_ records: [Record], into db: Database, _ txn: Transaction) throws {
         try txn.appending(db) { put in
-            for r in records {
-                try r.key.withUnsafeBytes { k in try r.value.withUnsafeBytes { v in try put(k, v) } }
-            }
+            for r in records { try put(r.key, r.value) }
         }
     }
-}
 
-/// The views of a replay, in memory, in their stored form. Writes record
-/// the undo log as the live projector's `RecordingViewStore` does: the first
-/// change of a record within an event stores its value before the event.
-final class ReplayViews: ViewStore {
-    /// Records by `Table.ordinal`.
-    private(set) var tables = [[String: [UInt8]]](repeating: [:], count: Table.allCases.count)
-    /// Undo entries in the order written: the previous value is 1 + its bytes, or 0 when absent.
-    private(set) var undo: [(table: Int, key: String, seq: UInt64, value: [UInt8])] = []
-    private var seq: UInt64 = 0
-    /// Where the undo entries of the event being folded start.
-    private var eventStart = 0
-
-    /// Starts folding event `seq`.
-    func begin(_ seq: UInt64) {
-        self.seq = seq
-        eventStart = undo.count
-    }
-
-    /// Whether the event being folded changed this record (holds an undo entry for it).
-    func changedInThisEvent(_ table: Table, _ key: String) -> Bool {
-        undo[eventStart...].contains { $0.table == table.ordinal && $0.key == key }
-    }
-
-    func get(_ table: Table, _ key: String) throws -> [UInt8]? { tables[table.ordinal][key] }
-
-    func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
-        // Only class renames and re-parenting scan, as with MemoryViewStore.
-        tables[table.ordinal].filter { $0.key.hasPrefix(prefix) }
-            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
-    }
-
-    private func remember(_ table: Table, _ key: String, old: [UInt8]?) {
-        if changedInThisEvent(table, key) { return }
-        undo.append((table.ordinal, key, seq, old.map { [1] + $0 } ?? [0]))
-    }
-
-    func put(_ table: Table, _ key: String, _ value: [UInt8]) throws {
-        let old = tables[table.ordinal][key]
-        if old == value { return }
-        remember(table, key, old: old)
-        tables[table.ordinal][key] = value
-    }
-
-    func delete(_ table: Table, _ key: String) throws {
-        guard let old = tables[table.ordinal][key] else { return }
-        remember(table, key, old: old)
-        tables[table.ordinal][key] = nil
+    /// A table whose undo entries sit beside its records (`VersionKey`): each
+    /// record, then its versions newest first. When no key is a prefix of
+    /// another (uuids), that is a merge of the records and the undo groups,
+    /// both sorted; otherwise everything is sorted as one list.
+    private static func writeColocated(_ records: [Record], _ undo: JournalTable, into db: Database, _ txn: Transaction) throws {
+        func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { b.withUnsafeBytes { InternedFold.byteOrder(a, $0) < 0 } }
+        let groups = undo.keys.indices.sorted { less(undo.keys[$0], undo.keys[$1]) }
+        func versions(_ g: Int, _ body: ([UInt8], [UInt8]) throws -> Void) rethrows {
+            for i in undo.ranges[g].reversed() { try body(undo.keys[g] + [VersionKey.mark] + LedgerStore.key(~undo.seqs[i]), undo.values[i]) }
+        }
+        // The keys in merged order; a key that is a prefix of the next breaks the merge's order.
+        func merged(_ body: (_ record: Int?, _ group: Int?) throws -> Void) rethrows {
+            var i = 0, g = 0
+            while i < records.count || g < groups.count {
+                let c = i == records.count ? 1 : g == groups.count ? -1
+                    : undo.keys[groups[g]].withUnsafeBytes { InternedFold.byteOrder(records[i].key, $0) }
+                try body(c <= 0 ? i : nil, c >= 0 ? groups[g] : nil)
+                if c <= 0 { i += 1 }
+                if c >= 0 { g += 1 }
+            }
+        }
+        var previous: [UInt8]?
+        var prefixed = false
+        merged { r, g in
+            let key = r.map { records[$0].key } ?? undo.keys[g!]
+            if let p = previous, key.count > p.count, key.starts(with: p) { prefixed = true }
+            previous = key
+        }
+        try txn.appending(db) { put in
+            if !prefixed {
+                try merged { r, g in
+                    if let r { try put(records[r].key, records[r].value) }
+                    if let g { try versions(g) { try put($0, $1) } }
+                }
+                return
+            }
+            var all = records
+            for g in groups { versions(g) { all.append(($0, $1)) } }
+            all.sort { less($0.key, $1.key) }
+            for r in all { try put(r.key, r.value) }
+        }
     }
 }

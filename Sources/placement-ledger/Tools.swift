@@ -49,6 +49,8 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        // As for verify: the fold allocates and frees on a malloc arena glibc would keep trimming.
+        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
         let source = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
         var progress = Progress("replay")
