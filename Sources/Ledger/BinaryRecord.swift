@@ -17,9 +17,9 @@ struct RecordWriter {
 
     init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
 
-    /// A record after `lead`, the byte an undo entry starts with (1: a record follows).
-    init(capacity: Int = 128, lead: UInt8) {
-        bytes = [lead, BinaryRecord.tag]
+    /// A record after `lead`, the byte an undo entry starts with (1: a record follows), if any.
+    init(capacity: Int = 128, lead: UInt8?) {
+        bytes = lead.map { [$0, BinaryRecord.tag] } ?? [BinaryRecord.tag]
         bytes.reserveCapacity(capacity)
     }
 

@@ -156,7 +156,7 @@ extension InternedFold {
         for ca in pending {
             let c = ca.consumer
             if let old = consumers[Int(c)] {
-                let before = consumerBytes(c, lead: 1)
+                let before = consumerBytes(c, lead: 1, rank: journalClassRank)
                 journal!.remember(.consumers, c, before)
                 for a in old.amounts {
                     let link = journal!.link(a.provider, c)
@@ -178,14 +178,14 @@ extension InternedFold {
     }
 
     private mutating func rememberUsage(_ u: Int) {
-        let before = usages[u] == nil ? [0] : usageBytes(u, lead: 1)
+        let before = usages[u] == nil ? [0] : usageBytes(u, lead: 1, rank: journalClassRank)
         journal!.remember(.usages, Int32(u), before)
     }
 
     private mutating func snapshot(_ p: Int32) {
         guard providers[Int(p)] != nil, !journal!.snapshots.contains(where: { $0.provider == p }) else { return }
         if journal!.providerUndo.count <= Int(p) { journal!.providerUndo += repeatElement(nil, count: Int(p) + 1 - journal!.providerUndo.count) }
-        let before = journal!.providerUndo[Int(p)] ?? providerBytes(p, lead: 1)
+        let before = journal!.providerUndo[Int(p)] ?? providerBytes(p, lead: 1, rank: journalClassRank)
         journal!.snapshots.append((p, before))
     }
 
@@ -193,7 +193,7 @@ extension InternedFold {
     private mutating func journalProviders() {
         for (p, before) in journal!.snapshots {
             guard providers[Int(p)] != nil else { continue }
-            let after = providerBytes(p, lead: 1)
+            let after = providerBytes(p, lead: 1, rank: journalClassRank)
             journal!.providerUndo[Int(p)] = after
             if after != before { journal!.remember(.providers, p, before) }
         }
@@ -216,16 +216,15 @@ extension InternedFold {
     // MARK: stored bytes of the fold's records, as `storedBytes` writes them
 
     /// The order of names `sorted()` gives, as ranks by id.
-    private static func ranks(_ interner: Interner) -> [Int32] {
+    static func ranks(_ interner: Interner) -> [Int32] {
         let names = (0..<interner.count).map { interner.string(Int32($0)) }
         var rank = [Int32](repeating: 0, count: names.count)
         for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
         return rank
     }
 
-    /// The stored bytes of provider `id` after `lead` (`journalClassRank` must be current).
-    func providerBytes(_ id: Int32, lead: UInt8) -> [UInt8] {
-        let rank = journalClassRank
+    /// The stored bytes of provider `id`, after `lead` if given; `rank` orders class ids by name (`ranks`).
+    func providerBytes(_ id: Int32, lead: UInt8?, rank: [Int32]) -> [UInt8] {
         let p = providers[Int(id)]!
         var w = RecordWriter(capacity: 256, lead: lead)
         providerIDs.write(id, to: &w)
@@ -243,7 +242,7 @@ extension InternedFold {
             classIDs.write(c, to: &w)
             p.inventories[c]!.write(to: &w)
         }
-        writeCounts(p.usages, absent: Self.absent, to: &w)
+        writeCounts(p.usages, absent: Self.absent, rank: rank, to: &w)
         w.strings(p.traits)
         w.strings(p.aggregates)
         w.int(p.created)
@@ -251,8 +250,7 @@ extension InternedFold {
         return w.bytes
     }
 
-    func consumerBytes(_ id: Int32, lead: UInt8) -> [UInt8] {
-        let rank = journalClassRank
+    func consumerBytes(_ id: Int32, lead: UInt8?, rank: [Int32]) -> [UInt8] {
         let c = consumers[Int(id)]!
         var w = RecordWriter(capacity: 160, lead: lead)
         consumerIDs.write(id, to: &w)
@@ -284,17 +282,16 @@ extension InternedFold {
         return w.bytes
     }
 
-    func usageBytes(_ id: Int, lead: UInt8) -> [UInt8] {
+    func usageBytes(_ id: Int, lead: UInt8?, rank: [Int32]) -> [UInt8] {
         let u = usages[id]!
         var w = RecordWriter(capacity: 64, lead: lead)
-        writeCounts(u.resources, absent: 0, to: &w)
+        writeCounts(u.resources, absent: 0, rank: rank, to: &w)
         w.int(u.consumers)
         return w.bytes
     }
 
     /// Amounts by class id, as `RecordWriter.counts` writes them by class name: those not `absent`, in name order.
-    private func writeCounts(_ amounts: [Int64], absent: Int64, to w: inout RecordWriter) {
-        let rank = journalClassRank
+    private func writeCounts(_ amounts: [Int64], absent: Int64, rank: [Int32], to w: inout RecordWriter) {
         var held: [Int32] = []
         for (c, n) in amounts.enumerated() where n != absent { held.append(Int32(c)) }
         held.sort { rank[Int($0)] < rank[Int($1)] }

@@ -396,24 +396,27 @@ public struct InternedFold {
     public func storedTables() -> [[Record]] {
         var out = [[Record]](repeating: [], count: Table.allCases.count)
         func put(_ t: Table, _ key: String, _ value: [UInt8] = []) { out[t.ordinal].append((Array(key.utf8), value)) }
+        let rank = Self.ranks(classIDs)
         for i in providers.indices {
             guard let r = providerRecord(Int32(i)) else { continue }
-            put(.providers, r.uuid, r.storedBytes)
+            put(.providers, r.uuid, providerBytes(Int32(i), lead: nil, rank: rank))
             put(.providerNames, KeyPart.of(r.name), Array(r.uuid.utf8))
             if let parent = r.parent { put(.providerChildren, parent + keySep + r.uuid) }
             for rc in r.inventories.keys { put(.classProviders, rc + keySep + r.uuid) }
             for t in Set(r.traits) { put(.traitProviders, t + keySep + r.uuid) }
             for a in Set(r.aggregates) { put(.aggregates, a + keySep + r.uuid) }
         }
-        for i in consumers.indices {
-            guard let r = consumerRecord(Int32(i)) else { continue }
-            for rp in r.allocations.keys { put(.providerConsumers, rp + keySep + r.uuid) }
-            put(.consumers, r.uuid, r.storedBytes)
+        for (i, c) in consumers.enumerated() {
+            guard let c else { continue }
+            let uuid = consumerIDs.bytes(Int32(i))
+            var held: [Int32] = []
+            for a in c.amounts where !held.contains(a.provider) {
+                held.append(a.provider)
+                out[Table.providerConsumers.ordinal].append((providerIDs.bytes(a.provider) + [0] + uuid, []))
+            }
+            out[Table.consumers.ordinal].append((uuid, consumerBytes(Int32(i), lead: nil, rank: rank)))
         }
-        for i in usages.indices {
-            guard let r = usageRecord(i) else { continue }
-            put(.usages, usageKey(i), r.storedBytes)
-        }
+        for (i, u) in usages.enumerated() where u != nil { put(.usages, usageKey(i), usageBytes(i, lead: nil, rank: rank)) }
         for (name, r) in resourceClasses { put(.resourceClasses, name, r.storedBytes) }
         for (name, r) in traits { put(.traits, name, r.storedBytes) }
         for t in out.indices {

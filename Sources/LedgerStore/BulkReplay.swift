@@ -69,7 +69,8 @@ extension LogFold {
         let (undo, index) = fold.journalOutput()
         try dest.env.write { txn in
             try txn.appending(dest.log) { put in
-                for (seq, raw) in log { try LedgerStore.key(seq).withUnsafeBytes { try put($0, raw) } }
+                var key = Keyed([])
+                for (seq, raw) in log { try key.set(seq).withUnsafeBytes { try put($0, raw) } }
             }
             var history: [(prefix: [UInt8], table: Int, group: Int)] = []
             for t in Table.allCases {
@@ -87,18 +88,26 @@ extension LogFold {
             try txn.appending(dest.history) { put in
                 for h in history {
                     let table = undo[h.table]
-                    for i in table.ranges[h.group] { try put(h.prefix + LedgerStore.key(table.seqs[i]), table.values[i]) }
+                    var key = Keyed(h.prefix)
+                    for i in table.ranges[h.group] { try put(key.set(table.seqs[i]), table.values[i]) }
                 }
             }
             var sortedTimes = times
             if zip(times, times.dropFirst()).contains(where: { $0.time > $1.time }) { sortedTimes.sort { ($0.time, $0.seq) < ($1.time, $1.seq) } }
             try txn.appending(dest.timeIndex) { put in
-                for (time, seq) in sortedTimes { try put(LedgerStore.key(time) + LedgerStore.key(seq), []) }
+                var key = Keyed([UInt8](repeating: 0, count: 8))
+                for (time, seq) in sortedTimes {
+                    key.bytes.withUnsafeMutableBytes { $0.storeBytes(of: time.bigEndian, as: UInt64.self) }
+                    try put(key.set(seq), [])
+                }
             }
             var entries = index.compactMap { e in IndexEntry.Kind(rawValue: e.kind).map { (prefix: IndexEntry($0, e.id).prefix, seqs: e.seqs) } }
             entries.sort { a, b in b.prefix.withUnsafeBytes { InternedFold.byteOrder(a.prefix, $0) < 0 } }
             try txn.appending(dest.eventIndex) { put in
-                for e in entries { for seq in e.seqs { try put(e.prefix + LedgerStore.key(seq), []) } }
+                for e in entries {
+                    var key = Keyed(e.prefix)
+                    for seq in e.seqs { try put(key.set(seq), []) }
+                }
             }
             try txn.put(dest.meta, LedgerStore.indexedKey, LedgerStore.key(log.last?.seq ?? 0))
         }
@@ -121,7 +130,8 @@ extension LogFold {
         func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { b.withUnsafeBytes { InternedFold.byteOrder(a, $0) < 0 } }
         let groups = undo.keys.indices.sorted { less(undo.keys[$0], undo.keys[$1]) }
         func versions(_ g: Int, _ body: ([UInt8], [UInt8]) throws -> Void) rethrows {
-            for i in undo.ranges[g].reversed() { try body(undo.keys[g] + [VersionKey.mark] + LedgerStore.key(~undo.seqs[i]), undo.values[i]) }
+            var key = Keyed(undo.keys[g] + [VersionKey.mark])
+            for i in undo.ranges[g].reversed() { try body(key.set(~undo.seqs[i]), undo.values[i]) }
         }
         // The keys in merged order; a key that is a prefix of the next breaks the merge's order.
         func merged(_ body: (_ record: Int?, _ group: Int?) throws -> Void) rethrows {
@@ -154,5 +164,24 @@ extension LogFold {
             all.sort { less($0.key, $1.key) }
             for r in all { try put(r.key, r.value) }
         }
+    }
+}
+
+/// Keys that are a prefix and then a big-endian number, built in one buffer
+/// (a bulk load writes millions of them).
+private struct Keyed {
+    var bytes: [UInt8]
+    private let at: Int
+
+    init(_ prefix: [UInt8]) {
+        bytes = prefix + [UInt8](repeating: 0, count: 8)
+        at = prefix.count
+    }
+
+    /// The key ending in `n`.
+    mutating func set(_ n: UInt64) -> [UInt8] {
+        let at = self.at
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: n.bigEndian, toByteOffset: at, as: UInt64.self) }
+        return bytes
     }
 }
