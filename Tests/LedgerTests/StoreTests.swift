@@ -336,6 +336,15 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
                 #expect(same, "seed \(seed): replay of the whole log differs from its source")
             }
         }
+        // To a time: every event up to the first one after it, the same data dir as to that sequence.
+        let events = try store.events()
+        let time = events[events.count / 2].time
+        let through = UInt64(events.firstIndex { $0.time > time } ?? events.count)
+        let byTime = tempPath("bulk-time"), bySequence = tempPath("bulk-seq")
+        #expect(try LogFold.replay(from: store, into: byTime, target: .time(time)) == through)
+        try LogFold.replay(from: store, into: bySequence, target: .sequence(through))
+        let same = try everyRecord(try LedgerStore(path: byTime)) == everyRecord(try LedgerStore(path: bySequence))
+        #expect(same, "seed \(seed): replay to a time differs from replay to its last event")
     }
 
     /// A data dir of the previous format is refused by the server with the
