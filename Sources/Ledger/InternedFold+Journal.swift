@@ -388,15 +388,9 @@ extension InternedFold {
             journal!.names[KeyPart.of(r.name)] = Int32(id)
             var inventories: [Int32: InventoryRecord] = [:]
             for (rc, inv) in r.inventories { inventories[classID(rc)] = inv }
-            var used: [Int64] = []
-            for (rc, n) in r.usages {
-                let c = Int(classID(rc))
-                if used.count <= c { used += repeatElement(Self.absent, count: c + 1 - used.count) }
-                used[c] = n
-            }
             providers[id] = Provider(
                 name: r.name, generation: r.generation, parent: r.parent.map { providerID($0) } ?? -1, root: providerID(r.root),
-                inventories: inventories, usages: used, traits: r.traits, aggregates: r.aggregates, created: r.created,
+                inventories: inventories, usages: byClass(r.usages, absent: Self.absent), traits: r.traits, aggregates: r.aggregates, created: r.created,
                 updated: r.updated, bumpedBy: providers[id]?.bumpedBy ?? 0)
         }
         for (uuid, value) in written[Table.consumers.ordinal] {
@@ -406,12 +400,7 @@ extension InternedFold {
                 continue
             }
             let r = try ConsumerRecord(stored: value)
-            var amounts: [Amount] = []
-            for (rp, resources) in r.allocations {
-                let p = providerID(rp)
-                if resources.isEmpty { amounts.append(Amount(provider: p, resourceClass: -1, amount: 0)) }
-                for (rc, n) in resources { amounts.append(Amount(provider: p, resourceClass: classID(rc), amount: n)) }
-            }
+            let amounts = amounts(r.allocations)
             consumers[id] = Consumer(
                 project: nameIDs.id(r.project), user: nameIDs.id(r.user), type: r.consumerType.map { nameIDs.id($0) } ?? -1,
                 generation: r.generation, amounts: amounts, created: r.created, updated: r.updated)
@@ -423,16 +412,21 @@ extension InternedFold {
                 continue
             }
             let r = try UsageRecord(stored: value)
-            var resources: [Int64] = []
-            for (rc, n) in r.resources {
-                let c = Int(classID(rc))
-                if resources.count <= c { resources += repeatElement(0, count: c + 1 - resources.count) }
-                resources[c] = n
-            }
-            usages[u] = Usage(resources: resources, consumers: r.consumers)
+            usages[u] = Usage(resources: byClass(r.resources, absent: 0), consumers: r.consumers)
         }
         for (name, value) in written[Table.resourceClasses.ordinal] { resourceClasses[name] = try value.map { try NamedRecord(stored: $0) } }
         for (name, value) in written[Table.traits.ordinal] { traits[name] = try value.map { try NamedRecord(stored: $0) } }
+    }
+
+    /// Amounts by class name as an array by class id, `absent` where there is none.
+    private mutating func byClass(_ counts: [String: Int64], absent: Int64) -> [Int64] {
+        var out: [Int64] = []
+        for (rc, n) in counts {
+            let c = Int(classID(rc))
+            if out.count <= c { out += repeatElement(absent, count: c + 1 - out.count) }
+            out[c] = n
+        }
+        return out
     }
 }
 

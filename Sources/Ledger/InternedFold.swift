@@ -280,14 +280,21 @@ public struct InternedFold {
     mutating func stage(_ cs: [ConsumerAllocations]) {
         for ca in cs {
             let start = scratch.count
-            for (rp, resources) in ca.allocations {
-                let p = providerID(rp)
-                if resources.isEmpty { scratch.append(Amount(provider: p, resourceClass: -1, amount: 0)) }
-                for (rc, n) in resources { scratch.append(Amount(provider: p, resourceClass: classID(rc), amount: n)) }
-            }
+            scratch += amounts(ca.allocations)
             pending.append(NewAllocations(consumer: consumerID(ca.consumer), project: nameIDs.id(ca.project), user: nameIDs.id(ca.user),
                                           type: ca.consumerType.map { nameIDs.id($0) } ?? -1, start: start, end: scratch.count))
         }
+    }
+
+    /// A consumer's allocations as amounts; a provider named with no resources is one amount of class -1.
+    mutating func amounts(_ allocations: [String: [String: Int64]]) -> [Amount] {
+        var out: [Amount] = []
+        for (rp, resources) in allocations {
+            let p = providerID(rp)
+            if resources.isEmpty { out.append(Amount(provider: p, resourceClass: -1, amount: 0)) }
+            for (rc, n) in resources { out.append(Amount(provider: p, resourceClass: classID(rc), amount: n)) }
+        }
+        return out
     }
 
     /// `replaceAllocations` of Apply.swift for the consumers in `pending`.

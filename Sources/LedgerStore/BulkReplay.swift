@@ -113,10 +113,8 @@ extension LogFold {
         }
     }
 
-    typealias Record = (key: [UInt8], value: [UInt8])
-
     /// Appends records already in key order to an empty database.
-    private static func load(_ records: [Record], into db: Database, _ txn: Transaction) throws {
+    private static func load(_ records: [InternedFold.Record], into db: Database, _ txn: Transaction) throws {
         try txn.appending(db) { put in
             for r in records { try put(r.key, r.value) }
         }
@@ -126,7 +124,7 @@ extension LogFold {
     /// record, then its versions newest first. When no key is a prefix of
     /// another (uuids), that is a merge of the records and the undo groups,
     /// both sorted; otherwise everything is sorted as one list.
-    private static func writeColocated(_ records: [Record], _ undo: JournalTable, into db: Database, _ txn: Transaction) throws {
+    private static func writeColocated(_ records: [InternedFold.Record], _ undo: JournalTable, into db: Database, _ txn: Transaction) throws {
         func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { b.withUnsafeBytes { InternedFold.byteOrder(a, $0) < 0 } }
         let groups = undo.keys.indices.sorted { less(undo.keys[$0], undo.keys[$1]) }
         func versions(_ g: Int, _ body: ([UInt8], [UInt8]) throws -> Void) rethrows {
