@@ -123,6 +123,13 @@ public struct InternedFold {
     /// The id of the empty consumer type.
     let noType: Int32
 
+    /// Set in the pipelined fold's stager (InternedFold+Pipeline.swift), which
+    /// only interns and stages: it keeps no provider or consumer tables.
+    var stagesOnly = false
+    /// Set in the pipelined fold's state while its interners are with the
+    /// stager: a missing provider is then thrown by id, for the stager to name.
+    var internersAway = false
+
     /// What `replay` writes besides the views, when it asked for it (InternedFold+Journal.swift).
     var journal: FoldJournal?
     /// Class ids in name order, for the journal's record bytes.
@@ -233,8 +240,12 @@ public struct InternedFold {
         return id
     }
 
-    mutating func providerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &providerIDs, &providers) }
-    mutating func consumerID(_ bytes: UnsafeRawBufferPointer) -> Int32 { Self.id(bytes, &consumerIDs, &consumers) }
+    mutating func providerID(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        stagesOnly ? providerIDs.id(bytes) : Self.id(bytes, &providerIDs, &providers)
+    }
+    mutating func consumerID(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        stagesOnly ? consumerIDs.id(bytes) : Self.id(bytes, &consumerIDs, &consumers)
+    }
 
     mutating func providerID(_ uuid: String) -> Int32 {
         var uuid = uuid
@@ -297,10 +308,12 @@ public struct InternedFold {
         return out
     }
 
-    /// `replaceAllocations` of Apply.swift for the consumers in `pending`.
-    mutating func replaceAllocations(bump: Bool, now: Micros) throws {
+    /// `replaceAllocations` of Apply.swift for the consumers in `pending`
+    /// (those in `range` of it, when the pipelined fold hands over many events' consumers at once).
+    mutating func replaceAllocations(bump: Bool, now: Micros, _ range: Range<Int>? = nil) throws {
         let event = count
-        for ca in pending {
+        for k in range ?? pending.indices {
+            let ca = pending[k]
             let c = Int(ca.consumer)
             let old = consumers[c].take()
             let clearing = ca.start == ca.end
@@ -321,6 +334,7 @@ public struct InternedFold {
     mutating func hold(_ a: Amount, sign: Int64, now: Micros, bump: Int?) throws {
         // In place (`?.`), not a copy of the record read and written back.
         guard providers[Int(a.provider)]?.hold(a, sign: sign, now: now, bump: bump) != nil else {
+            if internersAway { throw MissingProvider(id: a.provider) }
             throw FoldError.missing("provider \(providerIDs.string(a.provider))")
         }
     }

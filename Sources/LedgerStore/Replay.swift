@@ -66,7 +66,7 @@ public enum LogFold {
         return count
     }
 
-    /// Folds the whole log of `store` from scratch, in memory (`InternedFold`), and compares
+    /// Folds the whole log of `store` from scratch, in memory (`InternedFold`, on two threads: `PipelinedFold`), and compares
     /// every table with the stored views. The views and the log are read
     /// from one snapshot, so a running server's data dir can be verified.
     /// Returns the number of events checked and every difference found.
@@ -78,14 +78,15 @@ public enum LogFold {
         try store.env.read { txn in
             let total = try store.lastSequence(txn)
             let start = ContinuousClock.now
-            var fold = InternedFold()
+            let pipeline = PipelinedFold()
             var count: UInt64 = 0
             try txn.scan(store.log) { _, raw in
-                try fold.apply(stored: raw)
+                try pipeline.apply(stored: raw)
                 count += 1
                 if count % UInt64(chunk) == 0 { progress(count, total) }
                 return true
             }
+            let fold = try pipeline.finish()
             progress(count, total)
             let folded = ContinuousClock.now
             let diffs = try compare(stored: LMDBViewStore(txn: txn, dbs: store.dbs), folded: fold.storedTables())

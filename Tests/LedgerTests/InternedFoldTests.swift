@@ -35,6 +35,13 @@ import Testing
             }
         }
         #expect(fold.readFast == ledger.events.filter { $0.payload.type.hasPrefix("Allocations") }.count)
+        // On two threads, handing over a few events at a time, with the other events between.
+        let pipeline = PipelinedFold(chunk: [1, 3, 7, 64][Int(seed - 1)])
+        for e in ledger.events { try e.encoded().withUnsafeBytes { try pipeline.apply(stored: $0) } }
+        let piped = try pipeline.finish()
+        #expect(piped.count == fold.count && piped.readFast == fold.readFast)
+        let diffs = differences(ledger.store, piped.views())
+        #expect(diffs.isEmpty, "seed \(seed), pipelined: \(diffs.prefix(3))")
         #expect(types.isSuperset(of: ["AllocationsReplaced", "AllocationsDeleted", "ResourceClassRenamed", "Reshaped",
                                       "ResourceProviderUpdated", "ResourceProviderDeleted", "InventoriesReplaced"]), "\(types.sorted())")
     }
@@ -62,14 +69,18 @@ import Testing
             }
         }
         var stored = InternedFold(), foundation = InternedFold(), spaced = InternedFold(), decoded = InternedFold()
-        for e in ledger.events {
+        // Every fifth event in a slow form, between fast ones handed over four at a time.
+        let pipeline = PipelinedFold(chunk: 4)
+        for (n, e) in ledger.events.enumerated() {
             try e.encoded().withUnsafeBytes { try stored.apply(stored: $0) }
             try e.encodedWithFoundation().withUnsafeBytes { try foundation.apply(stored: $0) }
             let text = String(decoding: try e.encoded(), as: UTF8.self)
                 .replacingOccurrences(of: ",", with: ", ").replacingOccurrences(of: "-4000-", with: "-\\u0034000-")
             try Array(text.utf8).withUnsafeBytes { try spaced.apply(stored: $0) }
             try decoded.apply(e)
+            try (n % 5 == 4 ? Array(text.utf8) : try e.encoded()).withUnsafeBytes { try pipeline.apply(stored: $0) }
         }
+        let piped = try pipeline.finish()
         let allocations = ledger.events.filter { $0.payload.type.hasPrefix("Allocations") }.count
         #expect(allocations > 200)
         // The stored form is read fast; the others are not (Foundation's form is the same
@@ -77,7 +88,8 @@ import Testing
         #expect(stored.readFast == allocations)
         #expect(foundation.readFast == ledger.events.filter { $0.payload.type == "AllocationsDeleted" }.count)
         #expect(spaced.readFast == 0)
-        for other in [foundation, spaced, decoded] {
+        #expect(piped.readFast == ledger.events.enumerated().filter { n, e in n % 5 != 4 && e.payload.type.hasPrefix("Allocations") }.count)
+        for other in [foundation, spaced, decoded, piped] {
             let diffs = differences(ledger.store, other.views())
             #expect(diffs.isEmpty, "\(diffs.prefix(3))")
         }
@@ -100,6 +112,26 @@ import Testing
         // An allocation on a provider the log never made.
         let stranger = String(decoding: last, as: UTF8.self).replacingOccurrences(of: rp1, with: rp2)
         #expect(throws: FoldError.self) { try Array(stranger.utf8).withUnsafeBytes { try fold.apply(stored: $0) } }
+
+        // On two threads the same failures, named the same; a failure on the worker is
+        // the one thrown, not a later event's.
+        func pipelined() throws -> PipelinedFold {
+            let pipeline = PipelinedFold(chunk: 2)
+            for e in ledger.events.dropLast() { try e.encoded().withUnsafeBytes { try pipeline.apply(stored: $0) } }
+            return pipeline
+        }
+        let truncated = try pipelined()
+        let undecoded = #expect(throws: (any Error).self) { try Array(last.dropLast(3)).withUnsafeBytes { try truncated.apply(stored: $0) } }
+        #expect(undecoded != nil && !(undecoded is FoldError))
+        let strange = try pipelined()
+        try Array(stranger.utf8).withUnsafeBytes { try strange.apply(stored: $0) }  // staged, not folded yet
+        let thrown = #expect(throws: FoldError.self) {
+            try Array(last.dropLast(3)).withUnsafeBytes { try strange.apply(stored: $0) }
+        }
+        #expect(thrown.map { "\($0)" } == "fold: provider \(rp2) is not in the views")
+        let atTheEnd = try pipelined()
+        try Array(stranger.utf8).withUnsafeBytes { try atTheEnd.apply(stored: $0) }
+        #expect(throws: FoldError.self) { _ = try atTheEnd.finish() }
     }
 
     /// Each table's records that are not the same bytes in both stores.

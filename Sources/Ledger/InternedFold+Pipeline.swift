@@ -1,0 +1,175 @@
+import Foundation
+
+/// `InternedFold` on two threads, for `verify` of a long log. A profile of
+/// the one-thread fold at a million consumers put half its time in reading
+/// events into ids (the reader's scans, the interners' probes, most of them
+/// cache misses) and most of the rest in folding those ids into the state
+/// (`replaceAllocations`). The two halves share nothing but the ids, so here
+/// the calling thread reads (a *stager*: an `InternedFold` that only interns
+/// and stages) and a worker folds what it staged, a chunk of events at a
+/// time, while the next chunk is read.
+///
+/// The ids are the ones the one-thread fold gives (the stager interns in the
+/// same order), so the result is that fold's. An event the fast reader does
+/// not take is folded where the one-thread fold folds it, in order: the
+/// worker is drained, the interners are lent to the state, and the event is
+/// decoded and folded on the calling thread.
+///
+/// `@unchecked Sendable`: the worker touches `state` and the chunk it was
+/// handed only between that hand-off (`queue.async`) and the next drain
+/// (`queue.sync`), which order every access from the calling thread; the
+/// spare chunks and the first failure are behind `lock`.
+public final class PipelinedFold: @unchecked Sendable {
+    /// One staged allocation event: its consumers end at `end` in the chunk's `pending`.
+    struct Staged {
+        var time: Micros
+        var bumps: Bool
+        var end: Int
+    }
+
+    /// What the stager read since the last hand-off.
+    final class Chunk: @unchecked Sendable {
+        var events: [Staged] = []
+        var pending: [InternedFold.NewAllocations] = []
+        var scratch: [InternedFold.Amount] = []
+        /// The interners' counts when it was handed off: the state's tables grow to them.
+        var providers = 0
+        var consumers = 0
+    }
+
+    private var stager = InternedFold()
+    private var state = InternedFold()
+    private var events: [Staged] = []
+    private let chunkSize: Int
+    private let queue = DispatchQueue(label: "placement-ledger.fold")
+    /// Chunks handed off and not yet folded: the stager waits when the worker is this far behind.
+    private let inFlight: DispatchSemaphore
+    private let lock = NSLock()
+    private var spare: [Chunk] = []
+    private var failure: (any Error)?
+
+    /// `chunk`: events per hand-off; `ahead`: chunks the stager may read before the worker folds them.
+    public init(chunk: Int = 4096, ahead: Int = 2) {
+        chunkSize = chunk
+        inFlight = DispatchSemaphore(value: ahead)
+        stager.stagesOnly = true
+        state.internersAway = true
+        events.reserveCapacity(chunk)
+    }
+
+    /// Folds one stored event (after the ones before it).
+    public func apply(stored raw: UnsafeRawBufferPointer) throws {
+        let pendingBefore = stager.pending.count, scratchBefore = stager.scratch.count
+        var reader = StoredAllocationReader(raw)
+        if let time = reader.read(into: &stager) {
+            events.append(Staged(time: time, bumps: reader.bumps, end: stager.pending.count))
+            if events.count >= chunkSize { handOff() }
+            return
+        }
+        // What the reader staged before it gave up is not this event's; the ids it made stay, as in one thread.
+        stager.pending.removeSubrange(pendingBefore...)
+        stager.scratch.removeSubrange(scratchBefore...)
+        try foldHere(raw)
+    }
+
+    /// The fold of every event applied, once the worker is done. Called once, last.
+    public func finish() throws -> InternedFold {
+        handOff()
+        try drain()
+        lendInterners()
+        state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
+        return state
+    }
+
+    /// An event for `Event.decoded`, folded on this thread after every event before it.
+    private func foldHere(_ raw: UnsafeRawBufferPointer) throws {
+        handOff()
+        try drain()
+        lendInterners()
+        defer { lendInterners() }
+        state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
+        state.count += 1
+        try state.fold(try Event.decoded(raw))
+    }
+
+    /// Moves the interners between the stager and the state (and back, called again).
+    private func lendInterners() {
+        swap(&stager.providerIDs, &state.providerIDs)
+        swap(&stager.consumerIDs, &state.consumerIDs)
+        swap(&stager.classIDs, &state.classIDs)
+        swap(&stager.nameIDs, &state.nameIDs)
+        state.internersAway.toggle()
+    }
+
+    private func handOff() {
+        guard !events.isEmpty else { return }
+        let chunk = lock.withLock { spare.popLast() } ?? Chunk()
+        swap(&chunk.events, &events)
+        swap(&chunk.pending, &stager.pending)
+        swap(&chunk.scratch, &stager.scratch)
+        chunk.providers = stager.providerIDs.count
+        chunk.consumers = stager.consumerIDs.count
+        inFlight.wait()
+        queue.async { self.fold(chunk) }
+    }
+
+    /// On the worker.
+    private func fold(_ chunk: Chunk) {
+        defer {
+            chunk.events.removeAll(keepingCapacity: true)
+            chunk.pending.removeAll(keepingCapacity: true)
+            chunk.scratch.removeAll(keepingCapacity: true)
+            lock.withLock { spare.append(chunk) }
+            inFlight.signal()
+        }
+        // After a failure the one-thread fold would have stopped: nothing later counts.
+        guard lock.withLock({ failure == nil }) else { return }
+        do {
+            try state.fold(staged: chunk)
+        } catch {
+            lock.withLock { failure = error }
+        }
+    }
+
+    /// Waits for the worker; throws its failure, with the provider named.
+    private func drain() throws {
+        queue.sync {}
+        guard let failure = lock.withLock({ failure }) else { return }
+        if let missing = failure as? InternedFold.MissingProvider {
+            throw FoldError.missing("provider \(stager.providerIDs.string(missing.id))")
+        }
+        throw failure
+    }
+}
+
+extension InternedFold {
+    /// A provider an allocation names that is not in the views, by id, thrown
+    /// while the interners that would name it are with the pipelined fold's stager.
+    struct MissingProvider: Error {
+        let id: Int32
+    }
+
+    /// Makes room in the tables for ids the stager gave.
+    mutating func catchUpTables(providers p: Int, consumers c: Int) {
+        if providers.count < p { providers += repeatElement(nil, count: p - providers.count) }
+        if consumers.count < c { consumers += repeatElement(nil, count: c - consumers.count) }
+    }
+
+    /// Folds the allocation events a stager read (PipelinedFold).
+    mutating func fold(staged chunk: PipelinedFold.Chunk) throws {
+        catchUpTables(providers: chunk.providers, consumers: chunk.consumers)
+        swap(&pending, &chunk.pending)
+        swap(&scratch, &chunk.scratch)
+        defer {
+            swap(&pending, &chunk.pending)
+            swap(&scratch, &chunk.scratch)
+        }
+        var from = 0
+        for e in chunk.events {
+            count += 1
+            readFast += 1
+            try replaceAllocations(bump: e.bumps, now: e.time, from..<e.end)
+            from = e.end
+        }
+    }
+}
