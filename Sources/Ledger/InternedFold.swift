@@ -418,9 +418,10 @@ public struct InternedFold {
         var out = [[Record]](repeating: [], count: Table.allCases.count)
         func put(_ t: Table, _ key: String, _ value: [UInt8] = []) { out[t.ordinal].append((Array(key.utf8), value)) }
         let rank = Self.ranks(classIDs)
+        var serializer = self  // the record serializers are `mutating` (see `providerBytes`)
         for i in providers.indices {
             guard let r = providerRecord(Int32(i)) else { continue }
-            put(.providers, r.uuid, providerBytes(Int32(i), lead: nil, rank: rank))
+            put(.providers, r.uuid, serializer.providerBytes(Int32(i), lead: nil, rank: rank))
             put(.providerNames, KeyPart.of(r.name), Array(r.uuid.utf8))
             if let parent = r.parent { put(.providerChildren, parent + keySep + r.uuid) }
             for rc in r.inventories.keys { put(.classProviders, rc + keySep + r.uuid) }
@@ -435,9 +436,9 @@ public struct InternedFold {
                 held.append(a.provider)
                 out[Table.providerConsumers.ordinal].append((providerIDs.bytes(a.provider) + [0] + uuid, []))
             }
-            out[Table.consumers.ordinal].append((uuid, consumerBytes(Int32(i), lead: nil, rank: rank)))
+            out[Table.consumers.ordinal].append((uuid, serializer.consumerBytes(Int32(i), lead: nil, rank: rank)))
         }
-        for (i, u) in usages.enumerated() where u != nil { put(.usages, usageKey(i), usageBytes(i, lead: nil, rank: rank)) }
+        for (i, u) in usages.enumerated() where u != nil { put(.usages, usageKey(i), serializer.usageBytes(i, lead: nil, rank: rank)) }
         for (name, r) in resourceClasses { put(.resourceClasses, name, r.storedBytes) }
         for (name, r) in traits { put(.traits, name, r.storedBytes) }
         for t in out.indices {
