@@ -77,7 +77,6 @@ public final class PipelinedFold: @unchecked Sendable {
         handOff()
         try drain()
         lendInterners()
-        state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
         return state
     }
 
@@ -87,18 +86,21 @@ public final class PipelinedFold: @unchecked Sendable {
         try drain()
         lendInterners()
         defer { lendInterners() }
-        state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
         state.count += 1
         try state.fold(try Event.decoded(raw))
     }
 
-    /// Moves the interners between the stager and the state (and back, called again).
+    /// Moves the interners between the stager and the state (and back, called
+    /// again); lent to the state, its tables grow to every id the stager gave.
     private func lendInterners() {
         swap(&stager.providerIDs, &state.providerIDs)
         swap(&stager.consumerIDs, &state.consumerIDs)
         swap(&stager.classIDs, &state.classIDs)
         swap(&stager.nameIDs, &state.nameIDs)
         state.internersAway.toggle()
+        if !state.internersAway {
+            state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
+        }
     }
 
     private func handOff() {

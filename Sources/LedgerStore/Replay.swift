@@ -66,8 +66,8 @@ public enum LogFold {
         return count
     }
 
-    /// Folds the whole log of `store` from scratch, in memory (`InternedFold`, on two threads: `PipelinedFold`), and compares
-    /// every table with the stored views. The views and the log are read
+    /// Folds the whole log of `store` from scratch, in memory (`InternedFold`,
+    /// on two threads: `PipelinedFold`), and compares every table with the stored views. The views and the log are read
     /// from one snapshot, so a running server's data dir can be verified.
     /// Returns the number of events checked and every difference found.
     /// `timing` is told the seconds spent folding and comparing.
