@@ -136,6 +136,51 @@ public final class Environment: @unchecked Sendable {
         mapSize = newSize
     }
 
+    /// Keeps at least `minimum` bytes of zero pages in `data.mdb` past LMDB's
+    /// last page, writing them up to `target` bytes past it, one page per
+    /// `pwrite`, then `fdatasync`. Call it from the one thread that writes,
+    /// between write transactions. Returns the bytes it wrote.
+    ///
+    /// Why: LMDB writes a run of new pages at the end of the file with one
+    /// `writev`, and Linux (6.x, ext4) caches a large write in large folios,
+    /// up to 256 KiB each. Every later commit rewrites single pages inside
+    /// them, and each `pwrite` and `fdatasync` then walks all the blocks of
+    /// each folio it touches: on this machine 2.5 ms of CPU for 82 scattered
+    /// pages instead of 0.7 ms, and 15-20% of the writer's CPU under PUT
+    /// load. A page-sized `pwrite` past the end of the file makes a
+    /// single-page folio, and LMDB's later writes land in the folios that
+    /// are there. The zero pages are beyond `me_last_pgno`: LMDB never reads
+    /// a page it has not written, so they mean nothing to it, and the
+    /// file only runs ahead of the data by `target` bytes. A failed write
+    /// (disk full) just stops the extension; LMDB's own writes report it.
+    @discardableResult
+    public func keepRunway(minimum: Int, target: Int) -> Int {
+        var fd: Int32 = -1
+        guard mdb_env_get_fd(env, &fd) == 0, fd >= 0 else { return 0 }
+        var info = MDB_envinfo()
+        var dbStat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &dbStat)
+        let page = Int(dbStat.ms_psize)
+        let used = (Int(info.me_last_pgno) + 1) * page
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        let size = Int(st.st_size)
+        guard size < used + minimum else { return 0 }
+        let end = min(used + target, mapSize)
+        var offset = (max(size, used) + page - 1) / page * page
+        let first = offset
+        let zeros = [UInt8](repeating: 0, count: page)
+        zeros.withUnsafeBytes { buf in
+            while offset + page <= end {
+                guard pwrite(fd, buf.baseAddress, page, off_t(offset)) == page else { break }
+                offset += page
+            }
+        }
+        if offset > first { _ = fdatasync(fd) }
+        return offset - first
+    }
+
     /// Forces the environment to disk (used at shutdown).
     public func sync() throws {
         try check(mdb_env_sync(env, 1))

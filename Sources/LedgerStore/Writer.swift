@@ -45,6 +45,10 @@ public final class Writer: @unchecked Sendable {
     /// pages of one index commit, and no request waits for it.
     static let indexLag: UInt64 = 256
     static let indexIdle = 0.05
+    /// Zero pages kept ready past the data (`Environment.keepRunway`): at
+    /// least 2 MiB, topped up to 4 MiB, between commits.
+    static let runwayMinimum = 2 << 20
+    static let runwayTarget = 4 << 20
 
     public init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
                 onCommit: (@Sendable (UInt64) -> Void)? = nil) {
@@ -105,6 +109,7 @@ public final class Writer: @unchecked Sendable {
     }
 
     private func loop() {
+        store.env.keepRunway(minimum: Writer.runwayMinimum, target: Writer.runwayTarget)
         while true {
             cond.lock()
             if queue.isEmpty && !stopping && indexPending {
@@ -117,6 +122,7 @@ public final class Writer: @unchecked Sendable {
             cond.unlock()
             if !batch.isEmpty { commit(batch) }
             if indexPending && (unindexed >= Writer.indexLag || batch.isEmpty) { catchUpIndex() }
+            store.env.keepRunway(minimum: Writer.runwayMinimum, target: Writer.runwayTarget)
             if ending && !indexPending {
                 cond.lock()
                 stopped = true

@@ -139,6 +139,39 @@ func tempDir(_ name: String = "lmdb") -> String {
         #expect(try env.read { try $0.count(db) } == 40 * 64)
     }
 
+    /// The zero pages kept past LMDB's last page: the file runs ahead by the
+    /// target, nothing is written while it is ahead by the minimum, and data
+    /// LMDB then writes over those pages reads back, also after reopening.
+    @Test func runwayRunsAheadOfTheDataAndIsWrittenOver() throws {
+        let path = tempDir()
+        let file = path + "/data.mdb"
+        func fileSize() throws -> Int { try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int }
+        let value = [UInt8](repeating: 9, count: 3000)
+        func key(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(i).bigEndian) { Array($0) } }
+        do {
+            let env = try Environment(path: path)
+            let db = try env.database("t")
+            try env.write { txn in for i in 0..<10 { try txn.put(db, key(i), value) } }
+            let wrote = env.keepRunway(minimum: 64 << 10, target: 256 << 10)
+            #expect(wrote > 0 && wrote % 4096 == 0)
+            #expect(try fileSize() == env.usedBytes() + 256 << 10)
+            #expect(env.keepRunway(minimum: 64 << 10, target: 256 << 10) == 0)
+            // About 200 pages of new data: more than the runway holds.
+            for batch in 0..<10 {
+                try env.write { txn in for i in 0..<20 { try txn.put(db, key(1000 + batch * 20 + i), value) } }
+                env.keepRunway(minimum: 64 << 10, target: 256 << 10)
+                #expect(try fileSize() >= env.usedBytes() + 64 << 10)
+            }
+            env.close()
+        }
+        let env = try Environment(path: path)
+        let db = try env.database("t")
+        let keys = Array(0..<10) + Array(1000..<1200)
+        let (count, values) = try env.read { txn in (try txn.count(db), try keys.map { try txn.get(db, key($0)) }) }
+        #expect(count == 210)
+        #expect(values.allSatisfy { $0 == value })
+    }
+
     @Test func readersSeeASnapshot() throws {
         let env = try Environment(path: tempDir())
         let db = try env.database("t")
