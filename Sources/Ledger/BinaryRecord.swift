@@ -13,14 +13,16 @@ enum BinaryRecord {
 }
 
 struct RecordWriter {
-    var bytes: [UInt8] = [BinaryRecord.tag]
-
-    init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
+    var bytes: [UInt8]
 
     /// A record after `lead`, the byte an undo entry starts with (1: a record follows), if any.
-    init(capacity: Int = 128, lead: UInt8?) {
-        bytes = lead.map { [$0, BinaryRecord.tag] } ?? [BinaryRecord.tag]
+    /// One allocation: the buffer is reserved before the first byte goes in
+    /// (an array literal first and a reserve after it allocated twice).
+    init(capacity: Int = 128, lead: UInt8? = nil) {
+        bytes = []
         bytes.reserveCapacity(capacity)
+        if let lead { bytes.append(lead) }
+        bytes.append(BinaryRecord.tag)
     }
 
     mutating func uint(_ v: UInt64) {

@@ -129,7 +129,7 @@ extension InternedFold {
     /// (`indexEntries` of LedgerStore, from the state before the event) and
     /// the value before the event of every record it will write.
     private mutating func journalAllocations(type: Int32) {
-        if journalClassRank.count != classIDs.count { journalClassRank = Self.ranks(classIDs) }
+        if journalClassOrder.count != classIDs.count { journalClassOrder = ClassOrder(classIDs) }
         journal!.add(FoldJournal.typeKind, type)
         for ca in pending {
             let c = ca.consumer
@@ -156,7 +156,7 @@ extension InternedFold {
         for ca in pending {
             let c = ca.consumer
             if let old = consumers[Int(c)] {
-                let before = consumerBytes(c, lead: 1, rank: journalClassRank)
+                let before = consumerBytes(c, lead: 1, order: journalClassOrder)
                 journal!.remember(.consumers, c, before)
                 for a in old.amounts {
                     let link = journal!.link(a.provider, c)
@@ -178,22 +178,26 @@ extension InternedFold {
     }
 
     private mutating func rememberUsage(_ u: Int) {
-        let before = usages[u] == nil ? [0] : usageBytes(u, lead: 1, rank: journalClassRank)
+        let before = usages[u] == nil ? [0] : usageBytes(u, lead: 1, order: journalClassOrder)
         journal!.remember(.usages, Int32(u), before)
     }
 
     private mutating func snapshot(_ p: Int32) {
-        guard providers[Int(p)] != nil, !journal!.snapshots.contains(where: { $0.provider == p }) else { return }
+        guard hasProvider(p), !journal!.snapshots.contains(where: { $0.provider == p }) else { return }
         if journal!.providerUndo.count <= Int(p) { journal!.providerUndo += repeatElement(nil, count: Int(p) + 1 - journal!.providerUndo.count) }
-        let before = journal!.providerUndo[Int(p)] ?? providerBytes(p, lead: 1, rank: journalClassRank)
+        let before = journal!.providerUndo[Int(p)] ?? providerBytes(p, lead: 1, order: journalClassOrder)
         journal!.snapshots.append((p, before))
     }
+
+    /// Whether provider `p` exists: through the buffer, which lends the element
+    /// (`providers[p] != nil` copied the record out, retaining its arrays).
+    private func hasProvider(_ p: Int32) -> Bool { providers.withUnsafeBufferPointer { $0[Int(p)] != nil } }
 
     /// After `replaceAllocations`: each provider whose record changed holds its value before.
     private mutating func journalProviders() {
         for (p, before) in journal!.snapshots {
-            guard providers[Int(p)] != nil else { continue }
-            let after = providerBytes(p, lead: 1, rank: journalClassRank)
+            guard hasProvider(p) else { continue }
+            let after = providerBytes(p, lead: 1, order: journalClassOrder)
             journal!.providerUndo[Int(p)] = after
             if after != before { journal!.remember(.providers, p, before) }
         }
@@ -215,24 +219,23 @@ extension InternedFold {
 
     // MARK: stored bytes of the fold's records, as `storedBytes` writes them
 
-    /// The order of names `sorted()` gives, as ranks by id.
-    static func ranks(_ interner: Interner) -> [Int32] {
-        let names = (0..<interner.count).map { interner.string(Int32($0)) }
-        var rank = [Int32](repeating: 0, count: names.count)
-        for (r, i) in names.indices.sorted(by: { names[$0] < names[$1] }).enumerated() { rank[i] = Int32(r) }
-        return rank
+    /// The stored bytes of provider `id`, after `lead` if given, classes in `order`.
+    ///
+    /// The serializers are `mutating` so that the journal, which calls them
+    /// from mutating code for every allocation event, passes the fold by
+    /// address (a non-mutating call from there copied the whole fold, some
+    /// twenty retains and releases), and they hand the record to a static
+    /// writer that borrows it through the array's buffer: a copy of the
+    /// record out of its array (`let`, or an argument `providers[id]!`)
+    /// retained and released each of its arrays and strings.
+    mutating func providerBytes(_ id: Int32, lead: UInt8?, order: ClassOrder) -> [UInt8] {
+        var w = RecordWriter(capacity: 256, lead: lead)
+        providers.withUnsafeBufferPointer { Self.write(provider: $0[Int(id)]!, id, providerIDs, classIDs, order, to: &w) }
+        return w.bytes
     }
 
-    /// The stored bytes of provider `id`, after `lead` if given; `rank` orders class ids by name (`ranks`).
-    ///
-    /// The record serializers change nothing but are `mutating` so that the
-    /// journal, which calls them from mutating code for every allocation event,
-    /// passes the fold by address: a non-mutating call from there copied the
-    /// whole fold (some twenty retains and releases) per call, 6% of the samples
-    /// of `replay` at 100k events.
-    mutating func providerBytes(_ id: Int32, lead: UInt8?, rank: [Int32]) -> [UInt8] {
-        let p = providers[Int(id)]!
-        var w = RecordWriter(capacity: 256, lead: lead)
+    private static func write(provider p: Provider, _ id: Int32, _ providerIDs: Interner,
+                              _ classIDs: Interner, _ order: ClassOrder, to w: inout RecordWriter) {
         providerIDs.write(id, to: &w)
         w.string(p.name)
         w.int(p.generation)
@@ -244,21 +247,34 @@ extension InternedFold {
         }
         providerIDs.write(p.root, to: &w)
         w.uint(UInt64(p.inventories.count))
-        for c in p.inventories.keys.sorted(by: { rank[Int($0)] < rank[Int($1)] }) {
+        if p.inventories.count == 1 {
+            let (c, inv) = p.inventories.first!
             classIDs.write(c, to: &w)
-            p.inventories[c]!.write(to: &w)
+            inv.write(to: &w)
+        } else if !p.inventories.isEmpty {
+            for c in p.inventories.keys.sorted(by: { order.rank[Int($0)] < order.rank[Int($1)] }) {
+                classIDs.write(c, to: &w)
+                p.inventories[c]!.write(to: &w)
+            }
         }
-        writeCounts(p.usages, absent: Self.absent, rank: rank, to: &w)
+        writeCounts(p.usages, absent: Self.absent, classIDs, order, to: &w)
         w.strings(p.traits)
         w.strings(p.aggregates)
         w.int(p.created)
         w.int(p.updated)
+    }
+
+    mutating func consumerBytes(_ id: Int32, lead: UInt8?, order: ClassOrder) -> [UInt8] {
+        var w = RecordWriter(capacity: 160, lead: lead)
+        consumers.withUnsafeBufferPointer {
+            Self.write(consumer: $0[Int(id)]!, id, consumerIDs, providerIDs, classIDs, nameIDs, order, to: &w)
+        }
         return w.bytes
     }
 
-    mutating func consumerBytes(_ id: Int32, lead: UInt8?, rank: [Int32]) -> [UInt8] {
-        let c = consumers[Int(id)]!
-        var w = RecordWriter(capacity: 160, lead: lead)
+    private static func write(consumer c: Consumer, _ id: Int32, _ consumerIDs: Interner,
+                              _ providerIDs: Interner, _ classIDs: Interner,
+                              _ nameIDs: Interner, _ order: ClassOrder, to w: inout RecordWriter) {
         consumerIDs.write(id, to: &w)
         nameIDs.write(c.project, to: &w)
         nameIDs.write(c.user, to: &w)
@@ -276,7 +292,7 @@ extension InternedFold {
         for p in held {
             providerIDs.write(p, to: &w)
             var amounts = c.amounts.filter { $0.provider == p && $0.resourceClass >= 0 }
-            if amounts.count > 1 { amounts.sort { rank[Int($0.resourceClass)] < rank[Int($1.resourceClass)] } }
+            if amounts.count > 1 { amounts.sort { order.rank[Int($0.resourceClass)] < order.rank[Int($1.resourceClass)] } }
             w.uint(UInt64(amounts.count))
             for a in amounts {
                 classIDs.write(a.resourceClass, to: &w)
@@ -285,27 +301,50 @@ extension InternedFold {
         }
         w.int(c.created)
         w.int(c.updated)
-        return w.bytes
     }
 
-    mutating func usageBytes(_ id: Int, lead: UInt8?, rank: [Int32]) -> [UInt8] {
-        let u = usages[id]!
+    mutating func usageBytes(_ id: Int, lead: UInt8?, order: ClassOrder) -> [UInt8] {
         var w = RecordWriter(capacity: 64, lead: lead)
-        writeCounts(u.resources, absent: 0, rank: rank, to: &w)
-        w.int(u.consumers)
+        usages.withUnsafeBufferPointer { Self.write(usage: $0[id]!, classIDs, order, to: &w) }
         return w.bytes
     }
 
-    /// Amounts by class id, as `RecordWriter.counts` writes them by class name: those not `absent`, in name order.
-    private mutating func writeCounts(_ amounts: [Int64], absent: Int64, rank: [Int32], to w: inout RecordWriter) {
-        var held: [Int32] = []
-        for (c, n) in amounts.enumerated() where n != absent { held.append(Int32(c)) }
-        held.sort { rank[Int($0)] < rank[Int($1)] }
-        w.uint(UInt64(held.count))
-        for c in held {
+    private static func write(usage u: Usage, _ classIDs: Interner, _ order: ClassOrder,
+                              to w: inout RecordWriter) {
+        writeCounts(u.resources, absent: 0, classIDs, order, to: &w)
+        w.int(u.consumers)
+    }
+
+    /// Amounts by class id, as `RecordWriter.counts` writes them by class name:
+    /// those not `absent`, in name order (two passes over `order`, no array).
+    private static func writeCounts(_ amounts: [Int64], absent: Int64, _ classIDs: Interner,
+                                    _ order: ClassOrder, to w: inout RecordWriter) {
+        precondition(amounts.count <= order.count, "a class id past the class order")
+        var held = 0
+        for n in amounts where n != absent { held += 1 }
+        w.uint(UInt64(held))
+        if held == 0 { return }
+        for c in order.byRank where Int(c) < amounts.count && amounts[Int(c)] != absent {
             classIDs.write(c, to: &w)
             w.int(amounts[Int(c)])
         }
+    }
+}
+
+/// Class ids in the order `sorted()` gives their names: `rank[id]` is an id's
+/// place, `byRank[place]` the id there. The records list classes by name.
+struct ClassOrder {
+    var rank: [Int32] = []
+    var byRank: [Int32] = []
+    var count: Int { rank.count }
+
+    init() {}
+
+    init(_ interner: Interner) {
+        let names = (0..<interner.count).map { interner.string(Int32($0)) }
+        byRank = names.indices.sorted { names[$0] < names[$1] }.map { Int32($0) }
+        rank = [Int32](repeating: 0, count: names.count)
+        for (r, i) in byRank.enumerated() { rank[Int(i)] = Int32(r) }
     }
 }
 

@@ -133,7 +133,7 @@ public struct InternedFold {
     /// What `replay` writes besides the views, when it asked for it (InternedFold+Journal.swift).
     var journal: FoldJournal?
     /// Class ids in name order, for the journal's record bytes.
-    var journalClassRank: [Int32] = []
+    var journalClassOrder = ClassOrder()
 
     public init() { noType = nameIDs.id("") }
 
@@ -417,11 +417,11 @@ public struct InternedFold {
     public func storedTables() -> [[Record]] {
         var out = [[Record]](repeating: [], count: Table.allCases.count)
         func put(_ t: Table, _ key: String, _ value: [UInt8] = []) { out[t.ordinal].append((Array(key.utf8), value)) }
-        let rank = Self.ranks(classIDs)
+        let order = ClassOrder(classIDs)
         var serializer = self  // the record serializers are `mutating` (see `providerBytes`)
         for i in providers.indices {
             guard let r = providerRecord(Int32(i)) else { continue }
-            put(.providers, r.uuid, serializer.providerBytes(Int32(i), lead: nil, rank: rank))
+            put(.providers, r.uuid, serializer.providerBytes(Int32(i), lead: nil, order: order))
             put(.providerNames, KeyPart.of(r.name), Array(r.uuid.utf8))
             if let parent = r.parent { put(.providerChildren, parent + keySep + r.uuid) }
             for rc in r.inventories.keys { put(.classProviders, rc + keySep + r.uuid) }
@@ -436,9 +436,9 @@ public struct InternedFold {
                 held.append(a.provider)
                 out[Table.providerConsumers.ordinal].append((providerIDs.bytes(a.provider) + [0] + uuid, []))
             }
-            out[Table.consumers.ordinal].append((uuid, serializer.consumerBytes(Int32(i), lead: nil, rank: rank)))
+            out[Table.consumers.ordinal].append((uuid, serializer.consumerBytes(Int32(i), lead: nil, order: order)))
         }
-        for (i, u) in usages.enumerated() where u != nil { put(.usages, usageKey(i), serializer.usageBytes(i, lead: nil, rank: rank)) }
+        for (i, u) in usages.enumerated() where u != nil { put(.usages, usageKey(i), serializer.usageBytes(i, lead: nil, order: order)) }
         for (name, r) in resourceClasses { put(.resourceClasses, name, r.storedBytes) }
         for (name, r) in traits { put(.traits, name, r.storedBytes) }
         for t in out.indices {

@@ -51,6 +51,10 @@ struct Replay: ParsableCommand {
     func run() throws {
         // As for verify: the fold allocates and frees on a malloc arena glibc would keep trimming.
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
+        // The journal only grows (690 MB at 100k events): a worker thread's arena
+        // grows by mprotect in steps of M_TOP_PAD (128 KiB by default), thousands
+        // of calls; in steps of 64 MiB, replay at 100k events took 10% less time.
+        _ = mallopt(M_TOP_PAD, 64 << 20)
         let source = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
         let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
         var progress = Progress("replay")
