@@ -161,7 +161,7 @@ final class CompiledSchema: Sendable {
             return matcher.matches(s)
         case .uuid:
             guard case .string(let s) = v else { return true }
-            return Self.isUUIDLike(s)
+            return s.isUUIDLike
         case .oneOfValues(let options):
             return options.contains(v)
         case .const(let value):
@@ -198,29 +198,6 @@ final class CompiledSchema: Sendable {
         if case .int(let a) = v, case .int(let b) = bound { return a < b ? -1 : (a == b ? 0 : 1) }
         guard v.numericValue != nil else { return nil }
         return Schema.compare(v, bound)
-    }
-
-    /// `String.isUUIDLike` for ASCII strings without its copies; any other
-    /// string goes to it (its lower-casing and hex digits are Unicode's).
-    private static func isUUIDLike(_ s: String) -> Bool {
-        var utf8 = s.utf8[...]
-        guard utf8.allSatisfy({ $0 < 0x80 }) else { return s.isUUIDLike }
-        func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
-        func dropPrefix(_ p: String) {
-            let pb = p.utf8
-            if utf8.count >= pb.count, zip(utf8, pb).allSatisfy({ lower($0) == $1 }) { utf8 = utf8.dropFirst(pb.count) }
-        }
-        dropPrefix("urn:")
-        dropPrefix("uuid:")
-        var digits = 0
-        for b in utf8 {
-            switch lower(b) {
-            case 0x7B, 0x7D, 0x2D: continue  // { } -
-            case 0x30...0x39, 0x61...0x66: digits += 1
-            default: return false
-            }
-        }
-        return digits == 32
     }
 }
 

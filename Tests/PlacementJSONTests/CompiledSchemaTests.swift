@@ -111,8 +111,39 @@ import Testing
                      Self.uuid.replacingOccurrences(of: "-", with: ""), "uuid:" + Self.uuid, "urn:" + Self.uuid, "--" + Self.uuid,
                      String(Self.uuid.dropLast()), Self.uuid + "0", "g" + Self.uuid.dropFirst(), "uuid:urn:" + Self.uuid,
                      "\u{FF10}" + Self.uuid.dropFirst(), ""] {
-            #expect(s.accepts(.string(text)) == text.isUUIDLike, "\(text)")
+            #expect(s.accepts(.string(text)) == (text.unicodeUUIDHexDigits != nil), "\(text)")
         }
+        #expect(s.accepts(.string("URN:UUID:{" + Self.uuid.uppercased() + "}")))
+        #expect(!s.accepts(.string("uuid:urn:" + Self.uuid)))
+        #expect(("{" + Self.uuid.uppercased() + "}").canonicalUUID == Self.uuid.lowercased())
+    }
+
+    /// The byte scan of ASCII strings answers as the `Character` forms, on
+    /// strings made of the characters that matter, for validity, digits and
+    /// the canonical form.
+    @Test func asciiUUIDScanAgreesWithCharacters() {
+        var rng = XorShift(state: 0x5EED)
+        let alphabet = Array("0123456789abcdefABCDEFgG{}-:urnidURNID ")
+        let hex = Array("0123456789abcdefABCDEF")
+        var valid = 0
+        for n in 0..<20_000 {
+            var text: String
+            if n % 2 == 0 {
+                text = String((0..<32).map { _ in hex[Int(rng.next() % UInt64(hex.count))] })
+                for _ in 0..<Int(rng.next() % 4) {
+                    let extra = ["-", "{", "}", "urn:", "uuid:", "URN:", "x", "0"][Int(rng.next() % 8)]
+                    let at = Int(rng.next() % UInt64(text.count + 1))
+                    text.insert(contentsOf: extra, at: text.index(text.startIndex, offsetBy: at))
+                }
+            } else {
+                text = String((0..<Int(rng.next() % 45)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            }
+            #expect(text.isUUIDLike == (text.unicodeUUIDHexDigits != nil), "\(text)")
+            #expect(text.uuidHexDigits == text.unicodeUUIDHexDigits, "\(text)")
+            #expect(text.canonicalUUID == text.unicodeCanonicalUUID, "\(text)")
+            if text.isUUIDLike { valid += 1 }
+        }
+        #expect(valid > 2_000, "\(valid) valid")
     }
 }
 
