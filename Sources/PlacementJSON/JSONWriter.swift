@@ -49,6 +49,17 @@ public enum JSONWriter {
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
+        // Most strings (uuids, names, classes) need no escape: their UTF-8 is their JSON.
+        var s = s
+        let plain = s.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain {
+            out.append(0x22)
+            return
+        }
         for unit in s.utf16 {
             switch unit {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])

@@ -70,17 +70,24 @@ struct SimplePattern {
 
     /// Python's `re.search` of the pattern in `s`.
     func matches(_ s: String) -> Bool {
-        let chars = s.unicodeScalars.map(\.value)
+        var s = s
+        // An ASCII string's bytes are its scalars: matched in place, no array.
+        if let ascii = s.withUTF8({ bytes in bytes.allSatisfy({ $0 < 0x80 }) ? matches(bytes) : nil }) { return ascii }
+        return matches(s.unicodeScalars.map(\.value))
+    }
+
+    private func matches<C: RandomAccessCollection>(_ chars: C) -> Bool where C.Element: BinaryInteger, C.Index == Int {
         // `$`: the end, or just before a final newline.
         if match(chars, 0, 0, chars.count) { return true }
         return chars.last == 0x0A && match(chars, 0, 0, chars.count - 1)
     }
 
-    private func match(_ s: [UInt32], _ atom: Int, _ pos: Int, _ end: Int) -> Bool {
+    private func match<C: RandomAccessCollection>(_ s: C, _ atom: Int, _ pos: Int, _ end: Int) -> Bool
+    where C.Element: BinaryInteger, C.Index == Int {
         guard atom < atoms.count else { return pos == end }
         let a = atoms[atom]
         var n = 0
-        while n < a.max, pos + n < end, a.admits(s[pos + n]) { n += 1 }
+        while n < a.max, pos + n < end, a.admits(UInt32(s[s.startIndex + pos + n])) { n += 1 }
         guard n >= a.min else { return false }
         // Greedy, giving back one at a time (what a backtracking engine tries).
         while n >= a.min {

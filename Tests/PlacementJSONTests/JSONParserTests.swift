@@ -38,6 +38,29 @@ import Testing
         #expect(JSONWriter.string(.string("é")) == #""\u00e9""#)
     }
 
+    /// Strings with and without characters to escape: what Python's
+    /// `json.dumps` writes (ASCII only), and parsed back to the same string.
+    @Test func stringsAreEscapedAsPythonDoes() throws {
+        let cases: [(String, String)] = [
+            ("VCPU", #""VCPU""#), ("", #""""#), ("a\"b", #""a\"b""#), ("a\\b", #""a\\b""#),
+            ("tab\there", #""tab\there""#), ("nl\n", #""nl\n""#), ("\u{01}", #""\u0001""#), ("\u{7F}", #""\u007f""#),
+            ("é", #""\u00e9""#), ("😀", #""\ud83d\ude00""#),
+            ("c1f0b4b3-1c7c-4c1e-9e4a-123456789abc", #""c1f0b4b3-1c7c-4c1e-9e4a-123456789abc""#),
+        ]
+        for (text, expected) in cases {
+            #expect(JSONWriter.string(.string(text)) == expected, "\(text.debugDescription)")
+            #expect(try JSONParser.parse(JSONWriter.string(.string(text))) == .string(text))
+        }
+        var rng = XorShift(state: 7)
+        let alphabet = Array("aZ09 -_\"\\\n\t\u{01}\u{7F}é😀")
+        for _ in 0..<2_000 {
+            let text = String((0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            let written = JSONWriter.string(.string(text))
+            #expect(written.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }, "\(text.debugDescription)")
+            #expect(try JSONParser.parse(written) == .string(text), "\(text.debugDescription)")
+        }
+    }
+
     @Test func writesLikePythonJSONDumps() {
         let v: JSON = ["a": 1, "b": [1.0, "x"], "c": nil]
         #expect(JSONWriter.string(v) == #"{"a": 1, "b": [1.0, "x"], "c": null}"#)
