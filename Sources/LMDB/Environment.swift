@@ -113,12 +113,15 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Bytes in use (last used page), from LMDB's own bookkeeping.
-    public func usedBytes() -> Int {
+    public func usedBytes() -> Int { pages().used }
+
+    /// Bytes in use and the page size, from LMDB's own bookkeeping.
+    private func pages() -> (used: Int, size: Int) {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         mdb_env_info(env, &info)
         mdb_env_stat(env, &stat)
-        return (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
+        return ((Int(info.me_last_pgno) + 1) * Int(stat.ms_psize), Int(stat.ms_psize))
     }
 
     /// Doubles the map while it is more than half used, so `MDB_MAP_FULL`
@@ -157,12 +160,7 @@ public final class Environment: @unchecked Sendable {
     public func keepRunway(minimum: Int, target: Int) -> Int {
         var fd: Int32 = -1
         guard mdb_env_get_fd(env, &fd) == 0, fd >= 0 else { return 0 }
-        var info = MDB_envinfo()
-        var dbStat = MDB_stat()
-        mdb_env_info(env, &info)
-        mdb_env_stat(env, &dbStat)
-        let page = Int(dbStat.ms_psize)
-        let used = (Int(info.me_last_pgno) + 1) * page
+        let (used, page) = pages()
         var st = Glibc.stat()
         guard fstat(fd, &st) == 0 else { return 0 }
         let size = Int(st.st_size)

@@ -308,8 +308,7 @@ extension String {
     /// The 32 hex digits of a UUID written any way Python's `uuid.UUID`
     /// accepts (dashes, braces, `urn:uuid:`, any case), or nil.
     var uuidHexDigits: String? {
-        if let ascii = scanASCIIUUID(nil) { return ascii ? String(canonical: self, dashes: false) : nil }
-        return unicodeUUIDHexDigits
+        asciiUUID(dashes: false) ?? unicodeUUIDHexDigits
     }
 
     /// `uuidHexDigits` over `Character`s, for any string (the tests hold the
@@ -322,12 +321,11 @@ extension String {
     }
 
     /// Placement's `uuidutils.is_uuid_like` (and the schema format "uuid").
-    public var isUUIDLike: Bool { scanASCIIUUID(nil) ?? (uuidHexDigits != nil) }
+    public var isUUIDLike: Bool { scanASCIIUUID(nil) ?? (unicodeUUIDHexDigits != nil) }
 
     /// `str(uuid.UUID(s))`: the canonical lower-case, dashed form.
     public var canonicalUUID: String {
-        if let ascii = scanASCIIUUID(nil) { return ascii ? String(canonical: self, dashes: true) : self }
-        return unicodeCanonicalUUID
+        asciiUUID(dashes: true).map { $0 ?? self } ?? unicodeCanonicalUUID
     }
 
     /// `canonicalUUID` over `Character`s.
@@ -367,21 +365,25 @@ extension String {
 }
 
 extension String {
-    /// The digits of the ASCII UUID `uuid` (`scanASCIIUUID` said it is one),
-    /// in the 8-4-4-4-12 dashed form or without dashes.
-    fileprivate init(canonical uuid: String, dashes: Bool) {
-        self.init(unsafeUninitializedCapacity: 36) { buf in
-            var n = 0, digits = 0
-            _ = uuid.scanASCIIUUID { d in
-                if dashes && (digits == 8 || digits == 12 || digits == 16 || digits == 20) {
+    /// For an ASCII string, its UUID's digits in the 8-4-4-4-12 dashed form or
+    /// without dashes, in one scan: `.some(nil)` when it is not a UUID, nil
+    /// when the string is not ASCII (the `Character` forms answer for it).
+    fileprivate func asciiUUID(dashes: Bool) -> String?? {
+        var valid: Bool?
+        let text = String(unsafeUninitializedCapacity: 36) { buf in
+            var n = 0
+            // At most 32 digits reach here (the scan refuses a 33rd), so 36 bytes hold them.
+            valid = scanASCIIUUID { d in
+                if dashes && (n == 8 || n == 13 || n == 18 || n == 23) {
                     buf[n] = 0x2D
                     n += 1
                 }
                 buf[n] = d
                 n += 1
-                digits += 1
             }
-            return n
+            return valid == true ? n : 0
         }
+        guard let valid else { return nil }
+        return .some(valid ? text : nil)
     }
 }
