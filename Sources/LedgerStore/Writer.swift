@@ -109,6 +109,7 @@ public final class Writer: @unchecked Sendable {
     }
 
     private func loop() {
+        Writer.nameThisThread("ledger-writer")
         store.env.keepRunway(minimum: Writer.runwayMinimum, target: Writer.runwayTarget)
         while true {
             cond.lock()
@@ -131,6 +132,16 @@ public final class Writer: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Foundation's `Thread.name` does not reach the kernel on Linux: `top -H`,
+    /// `ps -L` and perf showed the writer under a dispatch queue's name. The
+    /// kernel keeps 15 bytes of it.
+    private static func nameThisThread(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = name.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, min(15, $0.count - 1)) }
+        close(fd)
     }
 
     /// The last index commit failed (disk full): not tried again before
