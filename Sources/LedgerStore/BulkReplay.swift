@@ -76,6 +76,9 @@ extension LogFold {
             for t in Table.allCases {
                 if VersionKey.colocated(t) {
                     try writeColocated(views[t.ordinal], undo[t.ordinal], into: dest.dbs[t]!, txn)
+                } else if t == .providerConsumers {
+                    try load(views[t.ordinal], into: dest.dbs[t]!, txn)
+                    try writeLinkVersions(undo[t.ordinal], into: dest.linkVersions!, txn)
                 } else {
                     try load(views[t.ordinal], into: dest.dbs[t]!, txn)
                     for (g, key) in undo[t.ordinal].keys.enumerated() {
@@ -117,6 +120,20 @@ extension LogFold {
     private static func load(_ records: [InternedFold.Record], into db: Database, _ txn: Transaction) throws {
         try txn.appending(db) { put in
             for r in records { try put(r.key, r.value) }
+        }
+    }
+
+    /// The links' undo entries (`LinkVersionKey`): by sequence, then link key.
+    private static func writeLinkVersions(_ undo: JournalTable, into db: Database, _ txn: Transaction) throws {
+        var entries: [(seq: UInt64, group: Int, index: Int)] = []
+        for g in undo.keys.indices {
+            for i in undo.ranges[g] { entries.append((undo.seqs[i], g, i)) }
+        }
+        entries.sort { a, b in
+            a.seq != b.seq ? a.seq < b.seq : undo.keys[b.group].withUnsafeBytes { InternedFold.byteOrder(undo.keys[a.group], $0) < 0 }
+        }
+        try txn.appending(db) { put in
+            for e in entries { try put(LedgerStore.key(e.seq) + undo.keys[e.group], undo.values[e.index]) }
         }
     }
 

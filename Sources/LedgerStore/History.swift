@@ -47,19 +47,19 @@ enum HistoryKey {
     }
 }
 
-/// Providers, consumers and provider allocations keep their undo entries
-/// beside the records themselves, in the table's own B-tree: the key of a
-/// record, 0xFF, and the bitwise complement of the sequence (big-endian), so
-/// a record's newest previous value sorts right after the record and the
-/// change usually dirties one leaf page where two B-trees cost two. These
-/// are the tables every allocation change writes; their keys are uuids (one
-/// length, so no key is a prefix of another and versions stay adjacent).
-/// Every other table's undo entries are in `history`.
+/// Providers and consumers keep their undo entries beside the records
+/// themselves, in the table's own B-tree: the key of a record, 0xFF, and the
+/// bitwise complement of the sequence (big-endian), so a record's newest
+/// previous value sorts right after the record and the change usually
+/// dirties one leaf page where two B-trees cost two. Their keys are uuids
+/// (one length, so no key is a prefix of another and versions stay
+/// adjacent). Provider links keep theirs in `linkVersions` (`LinkVersionKey`),
+/// every other table in `history`.
 enum VersionKey {
     static let mark: UInt8 = 0xFF  // never in UTF-8: no record key holds it
 
     static func colocated(_ table: Table) -> Bool {
-        table == .providers || table == .consumers || table == .providerConsumers
+        table == .providers || table == .consumers
     }
 
     static func of(_ key: String, _ seq: UInt64) -> [UInt8] {
@@ -93,16 +93,42 @@ enum VersionKey {
     }
 }
 
+/// The undo entries of provider links (`providerConsumers`, key provider
+/// \0 consumer): the sequence (big-endian), then the link's key. Format 3
+/// kept them beside the links, where they spread each provider's few live
+/// links over the leaves of every link it ever had: under the mixed load a
+/// commit wrote one leaf for nearly every link it changed, 42% of its pages
+/// (tools/commit-pages.py). Keyed by sequence they are appended at the end
+/// of one tree, a page or two a commit.
+///
+/// As-of reads find them through the record versions beside them: a link
+/// changes only in `replaceAllocations` (Apply.swift), which then also
+/// changes the consumer's record (its allocations and generation, or its
+/// removal) and the provider's (its usages change whenever a link is made or
+/// dropped, since every allocation holds at least 1). So the consumer's
+/// versions name every event that changed one of its links, and the
+/// provider's every event that changed one of its own.
+enum LinkVersionKey {
+    static func of(_ seq: UInt64, _ key: String) -> [UInt8] { LedgerStore.key(seq) + Array(key.utf8) }
+
+    /// The link key of an entry.
+    static func link(_ raw: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: raw[8...]), as: UTF8.self)
+    }
+}
+
 /// The live projection's store: writes go to the views and, first, into the
 /// undo log, stamped with the event being folded.
 final class RecordingViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
+    let links: Database
     var seq: UInt64 = 0
 
-    init(base: LMDBViewStore, history: Database) {
+    init(base: LMDBViewStore, history: Database, links: Database) {
         self.base = base
         self.history = history
+        self.links = links
     }
 
     func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
@@ -110,6 +136,7 @@ final class RecordingViewStore: ViewStore {
 
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
         let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
+            : table == .providerConsumers ? (links, LinkVersionKey.of(seq, key))
             : (history, HistoryKey.versioned(table, key, seq))
         // Only the first change of a record within an event holds its value before the event.
         if try base.txn.get(db, k) == nil {
@@ -136,6 +163,9 @@ final class RecordingViewStore: ViewStore {
 struct AsOfViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
+    /// `linkVersions`; nil in a data dir of an older format opened read-only
+    /// (its tools read the log and the current views only).
+    let links: Database?
     let sequence: UInt64
 
     func get(_ table: Table, _ key: String) throws -> [UInt8]? {
@@ -144,7 +174,16 @@ struct AsOfViewStore: ViewStore {
             found = .some(v.first == 1 ? Array(v.dropFirst()) : nil)
             return false
         }
-        if VersionKey.colocated(table) {
+        if table == .providerConsumers, let links, let sep = key.firstIndex(of: "\u{0}") {
+            // The consumer's changes after N, oldest first: the first that changed this link holds its value before.
+            let consumer = String(key[key.index(after: sep)...])
+            try base.txn.scan(base.dbs[.consumers]!, prefix: VersionKey.prefix(consumer), from: VersionKey.of(consumer, sequence + 1),
+                              reverse: true) { k, _ in
+                guard let v = try base.txn.get(links, LinkVersionKey.of(VersionKey.seq(k), key)) else { return true }
+                found = .some(v.first == 1 ? Array(v.dropFirst()) : nil)
+                return false
+            }
+        } else if VersionKey.colocated(table) {
             // Newest first: the last version at or below ~(N+1) is the first change after N.
             let prefix = VersionKey.prefix(key)
             try base.txn.scan(base.dbs[table]!, prefix: prefix, from: VersionKey.of(key, sequence + 1), reverse: true, take)
@@ -157,6 +196,7 @@ struct AsOfViewStore: ViewStore {
     }
 
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
+        if table == .providerConsumers, let links { return try scanLinks(prefix: prefix, links) }
         if VersionKey.colocated(table) {
             // The records now and every record with a version: whatever existed at some point.
             var keys = Set<String>()
@@ -188,6 +228,46 @@ struct AsOfViewStore: ViewStore {
         }
         let ordered = keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         return try ordered.compactMap { k in try get(table, k).map { (k, $0) } }
+    }
+
+    /// Links under `prefix` as of N: the links now, with the undo entries of
+    /// every event after N taken back, newest first. For one provider's links
+    /// (the prefix the views read) those events are the provider's versions
+    /// after N; for any other prefix, every link entry after N.
+    private func scanLinks(prefix: String, _ links: Database) throws -> [(key: String, value: [UInt8])] {
+        var state: [String: [UInt8]] = [:]
+        for (k, v) in try base.scan(.providerConsumers, prefix: prefix) { state[k] = v }
+        func undo(_ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) {
+            state[LinkVersionKey.link(k)] = v.first == 1 ? Array(v.dropFirst()) : nil
+        }
+        let sep = prefix.firstIndex(of: "\u{0}")
+        if let sep, prefix.index(after: sep) == prefix.endIndex {
+            let provider = String(prefix[..<sep])
+            var seqs: [UInt64] = []
+            try base.txn.scan(base.dbs[.providers]!, prefix: VersionKey.prefix(provider)) { k, _ in
+                let s = VersionKey.seq(k)
+                guard s > sequence else { return false }
+                seqs.append(s)
+                return true
+            }
+            for s in seqs {
+                try base.txn.scan(links, prefix: LinkVersionKey.of(s, prefix)) { k, v in
+                    undo(k, v)
+                    return true
+                }
+            }
+        } else {
+            var entries: [(seq: UInt64, key: [UInt8], value: [UInt8])] = []
+            let start = LedgerStore.key(sequence + 1)
+            try base.txn.scan(links, from: start) { k, v in
+                if LinkVersionKey.link(k).utf8.starts(with: prefix.utf8) {
+                    entries.append((LedgerStore.seq(UnsafeRawBufferPointer(rebasing: k[..<8])), Array(k), Array(v)))
+                }
+                return true
+            }
+            for e in entries.reversed() { e.key.withUnsafeBytes { k in e.value.withUnsafeBytes { undo(k, $0) } } }
+        }
+        return state.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) }
     }
 
     func put(_ table: Table, _ key: String, _ value: [UInt8]) throws { throw AsOfError.readOnly }

@@ -67,7 +67,7 @@ extension LedgerStore {
     /// The entries of an event already in the log, from the views as they
     /// stood right before it.
     func entriesInLog(_ event: Event, in txn: Transaction) throws -> Set<IndexEntry> {
-        let before = AsOfViewStore(base: LMDBViewStore(txn: txn, dbs: dbs), history: history, sequence: event.seq - 1)
+        let before = AsOfViewStore(base: LMDBViewStore(txn: txn, dbs: dbs), history: history, links: linkVersions, sequence: event.seq - 1)
         return try indexEntries(event, before: Views(before))
     }
 

@@ -15,9 +15,10 @@ public final class LedgerStore: @unchecked Sendable {
     /// 2: long key parts hashed (KeyPart), the empty provider name storable.
     /// 3: the undo entries of providers, consumers and provider allocations
     ///    beside their records (`VersionKey`).
-    public static let formatVersion = "3"
+    /// 4: those of provider allocations in `linkVersions`, by sequence (`LinkVersionKey`).
+    public static let formatVersion = "4"
     /// Older formats whose log `replay` (and `verify`, `events`) still read.
-    static let olderReadableFormats: Set<String> = ["2"]
+    static let olderReadableFormats: Set<String> = ["2", "3"]
 
     public let env: Environment
     let log: Database
@@ -27,6 +28,9 @@ public final class LedgerStore: @unchecked Sendable {
     /// opened so data dirs written by earlier builds keep their layout.
     let history: Database
     let lifetimes: Database
+    /// The undo entries of provider links (History.swift, `LinkVersionKey`);
+    /// nil only in an older format's data dir opened read-only.
+    let linkVersions: Database?
     /// time (µs, big-endian) + sequence -> "": the event at or before an instant.
     let timeIndex: Database
     /// kind \0 id 0xFF sequence -> "": events by consumer, provider, project, user, class, type.
@@ -59,6 +63,7 @@ public final class LedgerStore: @unchecked Sendable {
         self.dbs = dbs
         history = try env.database("history", create: !readOnly)
         lifetimes = try env.database("lifetimes", create: !readOnly)
+        linkVersions = readOnly ? try? env.database("linkVersions", create: false) : try env.database("linkVersions")
         timeIndex = try env.database("timeIndex", create: !readOnly)
         eventIndex = try env.database("eventIndex", create: !readOnly)
         let format = try env.read { try $0.get(meta, Array("format".utf8)) }
@@ -209,7 +214,7 @@ public final class LedgerStore: @unchecked Sendable {
         try txn.put(log, LedgerStore.key(event.seq), stored ?? event.encoded(), append: true)
         let base = LMDBViewStore(txn: txn, dbs: dbs)
         let entries = index || pending != nil ? try indexEntries(event, before: Views(base)) : []
-        let recorder = RecordingViewStore(base: base, history: history)
+        let recorder = RecordingViewStore(base: base, history: history, links: linkVersions!)
         recorder.seq = event.seq
         try apply(event, to: Views(recorder))
         if index { try writeIndex(event.seq, event.time, entries, in: txn) }

@@ -8,7 +8,7 @@ extension LedgerStore {
     public func read<T>(asOf sequence: UInt64, _ body: (Views, UInt64) throws -> T) throws -> T {
         try env.read { txn in
             let store = AsOfViewStore(base: LMDBViewStore(txn: txn, dbs: dbs), history: history,
-                                      sequence: sequence)
+                                      links: linkVersions, sequence: sequence)
             return try body(Views(store), sequence)
         }
     }

@@ -259,17 +259,25 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
     }
 
     /// replay --to-sequence N rebuilds exactly the views as they stood after event N.
-    @Test func replayToAnySequenceRebuildsThatState() async throws {
-        let store = try LedgerStore(path: tempPath("replay-src"))
+    /// Random commands through the writer into a new data dir, and the views
+    /// right after each accepted one, by its sequence.
+    func historyWithViews(_ name: String, seed: UInt64, commands: Int) async throws
+        -> (LedgerStore, [UInt64: [Table: [(key: String, value: [UInt8])]]]) {
+        let store = try LedgerStore(path: tempPath(name))
         let writer = Writer(store: store)
-        var rng = SeededRandom(state: 7)
+        var rng = SeededRandom(state: seed)
         var dumps: [UInt64: [Table: [(key: String, value: [UInt8])]]] = [:]
-        for _ in 0..<120 {
+        for _ in 0..<commands {
             if case .accepted(let seq?, _) = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx, read: { _ in () }) {
                 dumps[seq] = try store.dumpViews()
             }
         }
         writer.stop()
+        return (store, dumps)
+    }
+
+    @Test func replayToAnySequenceRebuildsThatState() async throws {
+        let (store, dumps) = try await historyWithViews("replay-src", seed: 7, commands: 120)
         for n in dumps.keys.sorted().filter({ $0 % 7 == 1 }) {
             let dest = tempPath("replay-dst")
             let count = try LogFold.replay(from: store, into: dest, target: .sequence(n))
@@ -280,11 +288,46 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         }
     }
 
+    /// The views as of any event, read record by record and table by table
+    /// (and a provider's links by its prefix, as the API reads them), equal
+    /// the views as they stood right after that event.
+    @Test func asOfReadsEveryRecordAsItWas() async throws {
+        let (store, dumps) = try await historyWithViews("as-of", seed: 23, commands: 400)
+        #expect(dumps.count > 60)
+        var everKeys: [Table: Set<String>] = [:]
+        for dump in dumps.values { for (t, records) in dump { everKeys[t, default: []].formUnion(records.map(\.key)) } }
+        let providers = everKeys[.providers] ?? []
+        #expect(!(everKeys[.providerConsumers] ?? []).isEmpty)
+        for n in dumps.keys.sorted() {
+            try store.env.read { (txn: Transaction) throws -> Void in
+                let asOf = AsOfViewStore(base: LMDBViewStore(txn: txn, dbs: store.dbs), history: store.history,
+                                         links: store.linkVersions, sequence: n)
+                for t in Table.allCases {
+                    let then = dumps[n]![t] ?? []
+                    let byKey = Dictionary(uniqueKeysWithValues: then.map { ($0.key, $0.value) })
+                    for key in everKeys[t] ?? [] {
+                        let got = try asOf.get(t, key)
+                        #expect(got == byKey[key], "\(t) \(key) as of \(n)")
+                    }
+                    let all = try asOf.scan(t, prefix: "")
+                    #expect(all.map(\.key) == then.map(\.key), "\(t) as of \(n)")
+                    #expect(all.map(\.value) == then.map(\.value), "\(t) as of \(n)")
+                }
+                for p in providers {
+                    let prefix = p + keySep
+                    let then = (dumps[n]![.providerConsumers] ?? []).filter { $0.key.hasPrefix(prefix) }
+                    let links = try asOf.scan(.providerConsumers, prefix: prefix)
+                    #expect(links.map(\.key) == then.map(\.key), "links of \(p) as of \(n)")
+                }
+            }
+        }
+    }
+
     /// Every record of every database of a data dir, by database name.
     func everyRecord(_ store: LedgerStore) throws -> [String: [[UInt8]]] {
         try store.env.read { txn in
             var out: [String: [[UInt8]]] = [:]
-            let named = [store.log, store.meta, store.history, store.lifetimes, store.timeIndex, store.eventIndex]
+            let named = [store.log, store.meta, store.history, store.lifetimes, store.linkVersions!, store.timeIndex, store.eventIndex]
             for db in named + Table.allCases.map({ store.dbs[$0]! }) {
                 var records: [[UInt8]] = []
                 try txn.scan(db) { k, v in
