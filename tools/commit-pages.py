@@ -101,6 +101,7 @@ class PageMap:
             self.m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         self.owner = {}
         self.trees = {}
+        self.skipped = 0
         metas = [self.meta(0), self.meta(1)]
         dbs, last, _ = max(metas, key=lambda x: x[2])
         self.last = last
@@ -121,18 +122,35 @@ class PageMap:
 
     def walk(self, tree, page, level, collect=False):
         m, o = self.m, page * PAGE
+        # A page that a commit made meanwhile freed and reused (this walk holds no
+        # read transaction) names another page number or holds nonsense: skip it.
+        if o + PAGE > len(m) or struct.unpack_from("<Q", m, o)[0] != page or level > 16:
+            self.skipped += 1
+            return []
         flags, = struct.unpack_from("<H", m, o + 10)
+        if not flags & (P_BRANCH | P_LEAF | P_OVERFLOW):
+            self.skipped += 1
+            return []
         if flags & P_OVERFLOW:
             n, = struct.unpack_from("<I", m, o + 12)
+            if o + n * PAGE > len(m):
+                self.skipped += 1
+                return []
             for k in range(n):
                 self.owner[page + k] = (tree, "overflow")
             return []
         lower, _ = struct.unpack_from("<HH", m, o + 12)
+        if not 16 <= lower <= PAGE:
+            self.skipped += 1
+            return []
         branch = bool(flags & P_BRANCH)
         self.owner[page] = (tree, "branch" if branch else "leaf")
         found = []
         for i in range((lower - 16) // 2):
             at, = struct.unpack_from("<H", m, o + 16 + 2 * i)
+            if not 16 <= at <= PAGE - 8:
+                self.skipped += 1
+                break
             lo, hi, nflags, ksize = struct.unpack_from("<HHHH", m, o + at)
             if branch:
                 found += self.walk(tree, lo | (hi << 16) | (nflags << 32), level + 1, collect)
@@ -158,15 +176,22 @@ def main():
     commits = trace(tid, args.seconds)
     if not commits:
         sys.exit("no commits while tracing: is there write load?")
-    # Map the pages once the writer is idle, so the newest commits' pages are still theirs.
-    before, idle_since = wchar(args.pid, tid), time.time()
+    # Map the pages once the writer is idle, so the newest commits' pages are still
+    # theirs; under load that does not end, after 30 s, saying so.
+    before, idle_since, started = wchar(args.pid, tid), time.time(), time.time()
     while time.time() - idle_since < 1:
+        if time.time() - started > 30:
+            print("the writer did not go idle within 30 s: later commits may have reused some pages", file=sys.stderr)
+            break
         time.sleep(0.2)
         now = wchar(args.pid, tid)
         if now != before:
             before, idle_since = now, time.time()
     pages = PageMap(os.path.join(args.data_dir, "data.mdb"))
 
+    if pages.skipped:
+        print(f"{pages.skipped} pages changed while they were read (the writer was busy): their subtrees are not counted",
+              file=sys.stderr)
     sizes = sorted(len(c) for c in commits)
     print(f"{len(commits)} commits traced; pages per commit: median {sizes[len(sizes) // 2]}, "
           f"min {sizes[0]}, max {sizes[-1]}")
