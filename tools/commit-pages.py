@@ -6,8 +6,8 @@
 Attaches strace to the server's `ledger-writer` thread for --seconds and
 records every page LMDB writes (`pwrite64`, or `lseek` and `writev`) and every
 `fdatasync`; a commit is the pages flushed by an `fdatasync` that LMDB
-follows with its meta page. Then, once the writer has been idle for a second,
-it reads `data.mdb` itself: the newer meta page, the main database's
+follows with its meta page. Then, once the writer has been idle for a second
+(or after 30 s, with a warning), it reads `data.mdb` itself: the newer meta page, the main database's
 records of the named databases, and each B-tree from its root, so it knows
 which tree and level each page belongs to. For the last --last commits it
 prints pages per commit by tree and kind (leaf, branch, overflow), and the
@@ -15,7 +15,8 @@ depth and size of every tree.
 
 Run the load so that it ends while or shortly after the trace does: a page
 a later commit frees and reuses is counted under what it holds at the end
-(or as `?` when it is free). strace slows each write system call, so the
+(or as `(free now)`), and one reused while the file is read is skipped and
+counted (the walk holds no read transaction). strace slows each write system call, so the
 batches are larger than without it; the shares are what to read, not the
 commit rate. Not a test: it prints figures (README, Performance).
 """

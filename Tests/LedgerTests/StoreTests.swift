@@ -258,7 +258,6 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         }
     }
 
-    /// replay --to-sequence N rebuilds exactly the views as they stood after event N.
     /// Random commands through the writer into a new data dir, and the views
     /// right after each accepted one, by its sequence.
     func historyWithViews(_ name: String, seed: UInt64, commands: Int) async throws
@@ -276,6 +275,7 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         return (store, dumps)
     }
 
+    /// replay --to-sequence N rebuilds exactly the views as they stood after event N.
     @Test func replayToAnySequenceRebuildsThatState() async throws {
         let (store, dumps) = try await historyWithViews("replay-src", seed: 7, commands: 120)
         for n in dumps.keys.sorted().filter({ $0 % 7 == 1 }) {
