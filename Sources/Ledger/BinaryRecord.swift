@@ -25,6 +25,12 @@ struct RecordWriter {
         bytes.append(BinaryRecord.tag)
     }
 
+    /// Bytes without the tag: a piece of a record.
+    init(bare capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
     mutating func uint(_ v: UInt64) {
         var v = v
         while v >= 0x80 {

@@ -17,28 +17,45 @@
 /// A test replays random logs both ways and compares every database byte for byte.
 public struct FoldJournal {
     /// An undo entry: the record (table, and key id in that table's key
-    /// space) and its value before event `seq`: 1 and its bytes, or 0 when absent.
+    /// space) and its value before event `seq`: 1 and its bytes, or 0 when
+    /// absent, at `values[start..<end]`.
     struct Undo {
         var table: UInt8
         var key: Int32
         var seq: UInt64
-        var value: [UInt8]
+        var start: Int
+        var end: Int
     }
     var undo: [Undo] = []
+    /// Every undo value, one after another. An array each cost an allocation,
+    /// a header, and the writer's reserve (256 bytes for any provider); in the
+    /// write phase each was retained again, to be grouped by record.
+    var values: [UInt8] = []
     /// One event index entry: kind (`indexKinds`), id in that kind's key space, event.
     struct Entry: Hashable {
         var kind: UInt8
         var id: Int32
     }
     var index: [(entry: Entry, seq: UInt64)] = []
-    /// Key spaces of the tables whose keys are not fold ids (by table ordinal);
-    /// provider links are (provider, consumer) id pairs.
+    /// The provider links' undo entries in log order, each link's provider and
+    /// consumer ids and whether it was there before the event: `linkVersions`
+    /// is keyed by event first, so they need no key ids of their own (interning
+    /// every link ever made filled a hash table whose probes missed the cache).
+    struct LinkUndo {
+        var seq: UInt64
+        var provider: Int32
+        var consumer: Int32
+        var present: Bool
+    }
+    var links: [LinkUndo] = []
+    /// Key spaces of the tables whose keys are not fold ids (by table ordinal).
     var keys = [Interner](repeating: Interner(), count: Table.allCases.count)
     var typeIDs = Interner()
 
-    /// The event being folded, where its undo entries start, and its index entries so far.
+    /// The event being folded, where its undo entries and link entries start, and its index entries so far.
     var seq: UInt64 = 0
     var eventStart = 0
+    var eventLinks = 0
     var entries: [Entry] = []
     /// Providers an allocation event touched, with their undo value (1 and their bytes before it).
     var snapshots: [(provider: Int32, bytes: [UInt8])] = []
@@ -63,6 +80,7 @@ public struct FoldJournal {
     mutating func begin(_ seq: UInt64) {
         self.seq = seq
         eventStart = undo.count
+        eventLinks = links.count
         entries.removeAll(keepingCapacity: true)
         snapshots.removeAll(keepingCapacity: true)
     }
@@ -80,7 +98,9 @@ public struct FoldJournal {
     /// Records `table`/`key`'s value before this event, unless this event already did.
     mutating func remember(_ table: Table, _ key: Int32, _ value: [UInt8]) {
         if remembered(table, key) { return }
-        undo.append(Undo(table: UInt8(table.ordinal), key: key, seq: seq, value: value))
+        let start = values.count
+        values.append(contentsOf: value)
+        undo.append(Undo(table: UInt8(table.ordinal), key: key, seq: seq, start: start, end: values.count))
     }
 
     mutating func add(_ kind: UInt8, _ id: Int32) {
@@ -88,35 +108,50 @@ public struct FoldJournal {
         if !entries.contains(e) { entries.append(e) }
     }
 
-    /// The provider-link key id of (provider, consumer).
-    mutating func link(_ p: Int32, _ c: Int32) -> Int32 {
-        var pair = (p, c)
-        return withUnsafeBytes(of: &pair) { keys[Table.providerConsumers.ordinal].id($0) }
+    /// Records whether link (provider `p`, consumer `c`) was there before this event, unless this event already did.
+    mutating func rememberLink(_ p: Int32, _ c: Int32, present: Bool) {
+        var i = eventLinks
+        while i < links.count {
+            if links[i].provider == p && links[i].consumer == c { return }
+            i += 1
+        }
+        links.append(LinkUndo(seq: seq, provider: p, consumer: c, present: present))
     }
 }
 
 extension InternedFold {
-    /// Starts a journal: from now on every event folded is journaled.
-    public mutating func startJournal() { journal = FoldJournal() }
+    /// Starts a journal: from now on every event folded is journaled
+    /// (`PipelinedFold`, journaled, calls `foldJournaled`).
+    /// `events`: how many will be, if known. Its arrays are sized for them at
+    /// once: growing them by doubling copied them over and over and faulted
+    /// in fresh pages each time (in one profile, page faults were 47% of the folding thread).
+    public mutating func startJournal(events: Int = 0) {
+        journal = FoldJournal()
+        guard events > 0 else { return }
+        journal!.undo.reserveCapacity(events * 6)
+        journal!.values.reserveCapacity(events * 640)
+        journal!.index.reserveCapacity(events * 10)
+        journal!.links.reserveCapacity(events * 2)
+    }
 
-    /// Folds one stored event with sequence `seq`, journaling it. `index`
-    /// gives an event's index entries (kind, id) from the views before it, for
-    /// the events `apply` folds. Returns the event's time.
-    public mutating func apply(stored raw: UnsafeRawBufferPointer, seq: UInt64,
-                               index: (Event, Views) throws -> [(kind: String, id: String)]) throws -> Micros {
+    /// Folds and journals the allocation event whose consumers are `pending[range]`.
+    mutating func foldJournaled(seq: UInt64, time: Micros, bumps: Bool, _ range: Range<Int>) throws {
+        count += 1
+        readFast += 1
+        journal!.begin(seq)
+        journalAllocations(type: bumps ? journal!.replacedType : journal!.deletedType, range)
+        try replaceAllocations(bump: bumps, now: time, range)
+        journalProviders()
+        endJournaledEvent()
+    }
+
+    /// Decodes, folds and journals an event the fast reader did not take
+    /// (dropping whatever it staged). Returns the event's time.
+    mutating func foldJournaled(seq: UInt64, decoding raw: UnsafeRawBufferPointer,
+                                index: (Event, Views) throws -> [(kind: String, id: String)]) throws -> Micros {
         count += 1
         unstage()
         journal!.begin(seq)
-        var reader = StoredAllocationReader(raw)
-        if let time = reader.read(into: &self) {
-            readFast += 1
-            journalAllocations(type: reader.bumps ? journal!.replacedType : journal!.deletedType)
-            try replaceAllocations(bump: reader.bumps, now: time)
-            journalProviders()
-            endJournaledEvent()
-            return time
-        }
-        unstage()
         let event = try Event.decoded(raw)
         try applyThroughViews(event, index: index)
         endJournaledEvent()
@@ -128,10 +163,10 @@ extension InternedFold {
     /// Before `replaceAllocations` changes anything: the index entries
     /// (`indexEntries` of LedgerStore, from the state before the event) and
     /// the value before the event of every record it will write.
-    private mutating func journalAllocations(type: Int32) {
+    private mutating func journalAllocations(type: Int32, _ range: Range<Int>) {
         if journalClassOrder.count != classIDs.count { journalClassOrder = ClassOrder(classIDs) }
         journal!.add(FoldJournal.typeKind, type)
-        for ca in pending {
+        for ca in pending[range] {
             let c = ca.consumer
             if ca.project >= 0 {  // replaced, not deleted
                 for a in scratch[ca.start..<ca.end] {
@@ -153,27 +188,28 @@ extension InternedFold {
         }
         // The writes, consumer by consumer, in `replaceAllocations`' order; a record
         // an earlier consumer of the event wrote already holds its entry.
-        for ca in pending {
+        for k in range {
+            let ca = pending[k]
             let c = ca.consumer
             if let old = consumers[Int(c)] {
                 let before = consumerBytes(c, lead: 1, order: journalClassOrder)
                 journal!.remember(.consumers, c, before)
                 for a in old.amounts {
-                    let link = journal!.link(a.provider, c)
-                    journal!.remember(.providerConsumers, link, [1])
+                    journal!.rememberLink(a.provider, c, present: true)
                     snapshot(a.provider)
                 }
-                rememberUsage(usageID(project: old.project, user: old.user, type: old.type))
+                rememberUsage(old.usage)
             }
             if ca.start == ca.end { continue }
             for a in scratch[ca.start..<ca.end] {
                 // Its old links were remembered (present) above: any other is absent before the event.
-                let link = journal!.link(a.provider, c)
-                journal!.remember(.providerConsumers, link, [0])
+                journal!.rememberLink(a.provider, c, present: false)
                 snapshot(a.provider)
             }
             if consumers[Int(c)] == nil { journal!.remember(.consumers, c, [0]) }
-            rememberUsage(usageID(project: ca.project, user: ca.user, type: ca.type))
+            let usage = usageID(project: ca.project, user: ca.user, type: ca.type)
+            pending[k].usage = usage
+            rememberUsage(usage)
         }
     }
 
@@ -185,7 +221,7 @@ extension InternedFold {
     private mutating func snapshot(_ p: Int32) {
         guard hasProvider(p), !journal!.snapshots.contains(where: { $0.provider == p }) else { return }
         if journal!.providerUndo.count <= Int(p) { journal!.providerUndo += repeatElement(nil, count: Int(p) + 1 - journal!.providerUndo.count) }
-        let before = journal!.providerUndo[Int(p)] ?? providerBytes(p, lead: 1, order: journalClassOrder)
+        let before = journal!.providerUndo[Int(p)] ?? journaledProviderBytes(p)
         journal!.snapshots.append((p, before))
     }
 
@@ -197,7 +233,7 @@ extension InternedFold {
     private mutating func journalProviders() {
         for (p, before) in journal!.snapshots {
             guard hasProvider(p) else { continue }
-            let after = providerBytes(p, lead: 1, order: journalClassOrder)
+            let after = journaledProviderBytes(p)
             journal!.providerUndo[Int(p)] = after
             if after != before { journal!.remember(.providers, p, before) }
         }
@@ -230,37 +266,72 @@ extension InternedFold {
     /// retained and released each of its arrays and strings.
     mutating func providerBytes(_ id: Int32, lead: UInt8?, order: ClassOrder) -> [UInt8] {
         var w = RecordWriter(capacity: 256, lead: lead)
-        providers.withUnsafeBufferPointer { Self.write(provider: $0[Int(id)]!, id, providerIDs, classIDs, order, to: &w) }
+        providers.withUnsafeBufferPointer { ps in
+            Self.write(provider: ps[Int(id)]!, Self.pieces(of: ps[Int(id)]!, id, providerIDs, classIDs, order), classIDs, order, to: &w)
+        }
         return w.bytes
     }
 
-    private static func write(provider p: Provider, _ id: Int32, _ providerIDs: Interner,
-                              _ classIDs: Interner, _ order: ClassOrder, to w: inout RecordWriter) {
-        providerIDs.write(id, to: &w)
-        w.string(p.name)
-        w.int(p.generation)
-        if p.parent >= 0 {
-            w.bytes.append(1)
-            providerIDs.write(p.parent, to: &w)
-        } else {
-            w.bytes.append(0)
+    /// `providerBytes` for the journal (lead 1, `journalClassOrder`), from the
+    /// record's pieces kept since it was last written by an event `apply` folds.
+    /// An allocation changes only a provider's generation, usages and update
+    /// time; writing the rest anew was most of what serializing cost.
+    mutating func journaledProviderBytes(_ id: Int32) -> [UInt8] {
+        let i = Int(id)
+        if providerPieces.count <= i { providerPieces += repeatElement(nil, count: i + 1 - providerPieces.count) }
+        var w = RecordWriter(capacity: 256, lead: 1)
+        providers.withUnsafeBufferPointer { ps in
+            // Through the buffer: `providerPieces[i] == nil` copied the pieces out (three retains and releases).
+            if providerPieces.withUnsafeBufferPointer({ $0[i] == nil }) {
+                providerPieces[i] = Self.pieces(of: ps[i]!, id, providerIDs, classIDs, journalClassOrder)
+            }
+            providerPieces.withUnsafeBufferPointer { Self.write(provider: ps[i]!, $0[i]!, classIDs, journalClassOrder, to: &w) }
         }
-        providerIDs.write(p.root, to: &w)
-        w.uint(UInt64(p.inventories.count))
+        return w.bytes
+    }
+
+    /// The parts of a provider's stored bytes between those an allocation changes.
+    struct ProviderPieces {
+        /// uuid and name; parent, root and inventories; traits, aggregates and creation time.
+        var head: [UInt8], middle: [UInt8], tail: [UInt8]
+    }
+
+    private static func pieces(of p: Provider, _ id: Int32, _ providerIDs: Interner,
+                               _ classIDs: Interner, _ order: ClassOrder) -> ProviderPieces {
+        var head = RecordWriter(bare: 64), middle = RecordWriter(bare: 128), tail = RecordWriter(bare: 64)
+        providerIDs.write(id, to: &head)
+        head.string(p.name)
+        if p.parent >= 0 {
+            middle.bytes.append(1)
+            providerIDs.write(p.parent, to: &middle)
+        } else {
+            middle.bytes.append(0)
+        }
+        providerIDs.write(p.root, to: &middle)
+        middle.uint(UInt64(p.inventories.count))
         if p.inventories.count == 1 {
             let (c, inv) = p.inventories.first!
-            classIDs.write(c, to: &w)
-            inv.write(to: &w)
+            classIDs.write(c, to: &middle)
+            inv.write(to: &middle)
         } else if !p.inventories.isEmpty {
             for c in p.inventories.keys.sorted(by: { order.rank[Int($0)] < order.rank[Int($1)] }) {
-                classIDs.write(c, to: &w)
-                p.inventories[c]!.write(to: &w)
+                classIDs.write(c, to: &middle)
+                p.inventories[c]!.write(to: &middle)
             }
         }
+        tail.strings(p.traits)
+        tail.strings(p.aggregates)
+        tail.int(p.created)
+        return ProviderPieces(head: head.bytes, middle: middle.bytes, tail: tail.bytes)
+    }
+
+    private static func write(provider p: Provider, _ pieces: ProviderPieces, _ classIDs: Interner,
+                              _ order: ClassOrder, to w: inout RecordWriter) {
+        w.bytes.append(contentsOf: pieces.head)
+        w.int(p.generation)
+        w.bytes.append(contentsOf: pieces.middle)
         writeCounts(p.usages, absent: Self.absent, classIDs, order, to: &w)
-        w.strings(p.traits)
-        w.strings(p.aggregates)
-        w.int(p.created)
+        w.bytes.append(contentsOf: pieces.tail)
         w.int(p.updated)
     }
 
@@ -353,7 +424,7 @@ extension Interner {
     func write(_ id: Int32, to w: inout RecordWriter) {
         let (start, end) = (starts[Int(id)], starts[Int(id) + 1])
         w.uint(UInt64(end - start))
-        w.bytes.append(contentsOf: arena[start..<end])
+        arena.withUnsafeBufferPointer { w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
     }
 
     /// The length of key `id`.
@@ -366,6 +437,7 @@ extension InternedFold {
     /// Folds `event` with `apply` over `JournalViews`, records its undo
     /// entries and index entries, and takes its writes back into the state.
     mutating func applyThroughViews(_ event: Event, index: (Event, Views) throws -> [(kind: String, id: String)]) throws {
+        providerPieces.removeAll(keepingCapacity: true)
         // Usage records the event may create need ids before the views map keys to them.
         var consumersNamed: [ConsumerAllocations] = []
         switch event.payload {
@@ -398,7 +470,8 @@ extension InternedFold {
                 id = Int32(u)
             case .providerConsumers:
                 let (p, c) = JournalViews.split(key)
-                id = journal!.link(providerID(p), consumerID(c))
+                journal!.rememberLink(providerID(p), consumerID(c), present: value.first == 1)
+                continue
             default:
                 var k = key
                 id = k.withUTF8 { journal!.keys[table.ordinal].id(UnsafeRawBufferPointer($0)) }
@@ -446,9 +519,10 @@ extension InternedFold {
             }
             let r = try ConsumerRecord(stored: value)
             let amounts = amounts(r.allocations)
+            let (project, user, type) = (nameIDs.id(r.project), nameIDs.id(r.user), r.consumerType.map { nameIDs.id($0) } ?? -1)
             consumers[id] = Consumer(
-                project: nameIDs.id(r.project), user: nameIDs.id(r.user), type: r.consumerType.map { nameIDs.id($0) } ?? -1,
-                generation: r.generation, amounts: amounts, created: r.created, updated: r.updated)
+                project: project, user: user, type: type, generation: r.generation, amounts: amounts, created: r.created,
+                updated: r.updated, usage: usageID(project: project, user: user, type: type))
         }
         for (key, value) in written[Table.usages.ordinal] {
             guard let u = usageKeys[key] else { throw FoldError.missing("usages record \(key)") }
@@ -603,17 +677,26 @@ final class JournalViews: ViewStore {
 // MARK: the journal, grouped for writing
 
 /// Undo entries of one table, grouped by record: `keys[i]`'s entries are
-/// `seqs[ranges[i]]` and `values[ranges[i]]`, oldest first.
+/// `seqs[ranges[i]]` and `values[ranges[i]]`, oldest first. A value is a
+/// range of `arena`, which every table of a journal shares.
 public struct JournalTable {
     public var keys: [[UInt8]] = []
     public var ranges: [Range<Int>] = []
     public var seqs: [UInt64] = []
-    public var values: [[UInt8]] = []
+    public var values: [Range<Int>] = []
+    public var arena: [UInt8] = []
+
+    /// Entry `i`'s value bytes.
+    public func withValue<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try arena.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[values[i]])) }
+    }
 }
 
 extension InternedFold {
     /// The journal's undo entries by table (`Table.ordinal`), and its index
-    /// entries (kind name, id) with their events, oldest first.
+    /// entries (kind name, id) with their events, oldest first. The provider
+    /// links' table is one entry a group, in `linkVersions`' order: by event,
+    /// then link key.
     public func journalOutput() -> (undo: [JournalTable], index: [(kind: String, id: String, seqs: [UInt64])]) {
         let j = journal!
         let tables = Table.allCases.count
@@ -638,7 +721,7 @@ extension InternedFold {
             order[next[b]] = i
             next[b] += 1
         }
-        var out = [JournalTable](repeating: JournalTable(), count: tables)
+        var out = [JournalTable](repeating: JournalTable(arena: j.values), count: tables)
         for t in 0..<tables {
             for key in 0..<keySpace(t) {
                 let b = base[t] + key
@@ -646,12 +729,13 @@ extension InternedFold {
                 let first = out[t].seqs.count
                 for i in order[starts[b]..<starts[b + 1]] {
                     out[t].seqs.append(j.undo[i].seq)
-                    out[t].values.append(j.undo[i].value)
+                    out[t].values.append(j.undo[i].start..<j.undo[i].end)
                 }
                 out[t].ranges.append(first..<out[t].seqs.count)
                 out[t].keys.append(recordKey(t, Int32(key)))
             }
         }
+        out[Table.providerConsumers.ordinal] = linkOutput()
         // Index entries by (kind, id), each with its events in log order.
         var groups: [FoldJournal.Entry: Int] = [:]
         var index: [(kind: String, id: String, seqs: [UInt64])] = []
@@ -666,17 +750,32 @@ extension InternedFold {
         return (out, index)
     }
 
+    private func linkOutput() -> JournalTable {
+        var out = JournalTable(arena: [0, 1])
+        let links = journal!.links
+        var first = 0
+        while first < links.count {
+            var end = first + 1
+            while end < links.count && links[end].seq == links[first].seq { end += 1 }
+            var event = links[first..<end].map { (key: providerIDs.bytes($0.provider) + [0] + consumerIDs.bytes($0.consumer), link: $0) }
+            if event.count > 1 { event.sort { a, b in b.key.withUnsafeBytes { InternedFold.byteOrder(a.key, $0) < 0 } } }
+            for (key, link) in event {
+                out.ranges.append(out.seqs.count..<out.seqs.count + 1)
+                out.keys.append(key)
+                out.seqs.append(link.seq)
+                out.values.append(link.present ? 1..<2 : 0..<1)
+            }
+            first = end
+        }
+        return out
+    }
+
     /// The stored key of record `key` of table `t` in the journal's key spaces.
     private func recordKey(_ t: Int, _ key: Int32) -> [UInt8] {
         switch t {
         case Table.providers.ordinal: return providerIDs.bytes(key)
         case Table.consumers.ordinal: return consumerIDs.bytes(key)
         case Table.usages.ordinal: return Array(usageKey(Int(key)).utf8)
-        case Table.providerConsumers.ordinal:
-            let (p, c) = journal!.keys[t].bytes(key).withUnsafeBytes { b in
-                (b.loadUnaligned(fromByteOffset: 0, as: Int32.self), b.loadUnaligned(fromByteOffset: 4, as: Int32.self))
-            }
-            return providerIDs.bytes(p) + [0] + consumerIDs.bytes(c)
         default: return journal!.keys[t].bytes(key)
         }
     }

@@ -15,6 +15,15 @@ import Foundation
 /// worker is drained, the interners are lent to the state, and the event is
 /// decoded and folded on the calling thread.
 ///
+/// Journaled (`replay`), the worker also journals each event
+/// (InternedFold+Journal.swift), which writes records' bytes and so reads
+/// the interners while the stager adds to them. There the state keeps
+/// interners of its own: each chunk carries the keys the stager added since
+/// the last one (`Interner.Tail`), and after an event folded on the calling
+/// thread the stager takes the keys the state added. A profile of the
+/// one-thread journaled fold put a third of it in the reader and interning,
+/// which this takes off the thread that journals.
+///
 /// `@unchecked Sendable`: the worker touches `state` and the chunk it was
 /// handed only between that hand-off (`queue.async`) and the next drain
 /// (`queue.sync`), which order every access from the calling thread; the
@@ -25,6 +34,7 @@ public final class PipelinedFold: @unchecked Sendable {
         var time: Micros
         var bumps: Bool
         var end: Int
+        var seq: UInt64 = 0
     }
 
     /// What the stager read since the last hand-off.
@@ -35,7 +45,15 @@ public final class PipelinedFold: @unchecked Sendable {
         /// The interners' counts when it was handed off: the state's tables grow to them.
         var providers = 0
         var consumers = 0
+        /// Journaled: the keys each interner (`names`) took since the last chunk.
+        var tails: [Interner.Tail] = []
     }
+
+    /// The interners a journaled state keeps in step with the stager's.
+    private let names: [WritableKeyPath<InternedFold, Interner>] = [\.providerIDs, \.consumerIDs, \.classIDs, \.nameIDs]
+    private let journaled: Bool
+    /// Journaled: how many keys of each of `names` the state holds or has been handed.
+    private var synced: [Int] = []
 
     private var stager = InternedFold()
     private var state = InternedFold()
@@ -49,34 +67,76 @@ public final class PipelinedFold: @unchecked Sendable {
     private var failure: (any Error)?
 
     /// `chunk`: events per hand-off; `ahead`: chunks the stager may read before the worker folds them.
-    public init(chunk: Int = 4096, ahead: Int = 2) {
+    /// `journaled`: the fold journals every event (`InternedFold.startJournal`,
+    /// told `events`: how many there will be), for `apply(stored:seq:index:)`.
+    public init(chunk: Int = 4096, ahead: Int = 2, journaled: Bool = false, events expected: Int = 0) {
         chunkSize = chunk
         inFlight = DispatchSemaphore(value: ahead)
+        self.journaled = journaled
         stager.stagesOnly = true
-        state.internersAway = true
+        if journaled {
+            state.startJournal(events: expected)
+            synced = names.map { stager[keyPath: $0].count }
+        } else {
+            state.internersAway = true
+        }
         events.reserveCapacity(chunk)
     }
 
     /// Folds one stored event (after the ones before it).
     public func apply(stored raw: UnsafeRawBufferPointer) throws {
+        precondition(!journaled)
+        if stage(raw, seq: 0) != nil { return }
+        try foldHere(raw)
+    }
+
+    /// Journaled: folds and journals stored event `seq` (after the ones
+    /// before it) and returns its time. `index` gives an event's index
+    /// entries (kind, id) from the views before it, for the events `apply`
+    /// folds (on this thread).
+    public func apply(stored raw: UnsafeRawBufferPointer, seq: UInt64,
+                      index: (Event, Views) throws -> [(kind: String, id: String)]) throws -> Micros {
+        precondition(journaled)
+        if let time = stage(raw, seq: seq) { return time }
+        handOff()
+        try drain()
+        // The keys the reader made before it gave up (no chunk carried them if none was due), to the state;
+        // then the keys the event adds, to the stager.
+        catchUp(&state, from: stager)
+        state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
+        let time = try state.foldJournaled(seq: seq, decoding: raw, index: index)
+        catchUp(&stager, from: state)
+        return time
+    }
+
+    /// Journaled, with the worker idle: `behind` takes the keys `ahead` holds past `synced`.
+    private func catchUp(_ behind: inout InternedFold, from ahead: InternedFold) {
+        for (k, name) in names.enumerated() where ahead[keyPath: name].count > synced[k] {
+            behind[keyPath: name].take(ahead[keyPath: name].tail(from: synced[k]))
+            synced[k] = ahead[keyPath: name].count
+        }
+    }
+
+    /// Stages an event the fast reader takes and returns its time; nil for any other.
+    private func stage(_ raw: UnsafeRawBufferPointer, seq: UInt64) -> Micros? {
         let pendingBefore = stager.pending.count, scratchBefore = stager.scratch.count
         var reader = StoredAllocationReader(raw)
         if let time = reader.read(into: &stager) {
-            events.append(Staged(time: time, bumps: reader.bumps, end: stager.pending.count))
+            events.append(Staged(time: time, bumps: reader.bumps, end: stager.pending.count, seq: seq))
             if events.count >= chunkSize { handOff() }
-            return
+            return time
         }
         // What the reader staged before it gave up is not this event's; the ids it made stay, as in one thread.
         stager.pending.removeSubrange(pendingBefore...)
         stager.scratch.removeSubrange(scratchBefore...)
-        try foldHere(raw)
+        return nil
     }
 
     /// The fold of every event applied, once the worker is done. Called once, last.
     public func finish() throws -> InternedFold {
         handOff()
         try drain()
-        lendInterners()
+        if !journaled { lendInterners() }
         return state
     }
 
@@ -111,6 +171,10 @@ public final class PipelinedFold: @unchecked Sendable {
         swap(&chunk.scratch, &stager.scratch)
         chunk.providers = stager.providerIDs.count
         chunk.consumers = stager.consumerIDs.count
+        if journaled {
+            chunk.tails = names.indices.map { stager[keyPath: names[$0]].tail(from: synced[$0]) }
+            synced = names.map { stager[keyPath: $0].count }
+        }
         inFlight.wait()
         queue.async { self.fold(chunk) }
     }
@@ -127,7 +191,12 @@ public final class PipelinedFold: @unchecked Sendable {
         // After a failure the one-thread fold would have stopped: nothing later counts.
         guard lock.withLock({ failure == nil }) else { return }
         do {
-            try state.fold(staged: chunk)
+            if journaled {
+                for (name, tail) in zip(names, chunk.tails) { state[keyPath: name].take(tail) }
+                try state.fold(staged: chunk, journaling: true)
+            } else {
+                try state.fold(staged: chunk)
+            }
         } catch {
             lock.withLock { failure = error }
         }
@@ -158,7 +227,7 @@ extension InternedFold {
     }
 
     /// Folds the allocation events a stager read (PipelinedFold).
-    mutating func fold(staged chunk: PipelinedFold.Chunk) throws {
+    mutating func fold(staged chunk: PipelinedFold.Chunk, journaling: Bool = false) throws {
         catchUpTables(providers: chunk.providers, consumers: chunk.consumers)
         swap(&pending, &chunk.pending)
         swap(&scratch, &chunk.scratch)
@@ -168,9 +237,13 @@ extension InternedFold {
         }
         var from = 0
         for e in chunk.events {
-            count += 1
-            readFast += 1
-            try replaceAllocations(bump: e.bumps, now: e.time, from..<e.end)
+            if journaling {
+                try foldJournaled(seq: e.seq, time: e.time, bumps: e.bumps, from..<e.end)
+            } else {
+                count += 1
+                readFast += 1
+                try replaceAllocations(bump: e.bumps, now: e.time, from..<e.end)
+            }
             from = e.end
         }
     }

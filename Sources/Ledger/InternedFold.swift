@@ -89,6 +89,8 @@ public struct InternedFold {
         var amounts: [Amount]
         var created: Micros
         var updated: Micros
+        /// The id of its usages record (`usageID` of its project, user and type).
+        var usage: Int
     }
 
     struct Usage {
@@ -116,6 +118,8 @@ public struct InternedFold {
         var type: Int32
         var start: Int
         var end: Int
+        /// Its usages record's id, once the journal looked it up (-1 before).
+        var usage = -1
     }
     var pending: [NewAllocations] = []
     var scratch: [Amount] = []
@@ -134,6 +138,8 @@ public struct InternedFold {
     var journal: FoldJournal?
     /// Class ids in name order, for the journal's record bytes.
     var journalClassOrder = ClassOrder()
+    /// The journal's pieces of provider records (`journaledProviderBytes`), by id; dropped by any event `apply` folds.
+    var providerPieces: [ProviderPieces?] = []
 
     public init() { noType = nameIDs.id("") }
 
@@ -319,14 +325,15 @@ public struct InternedFold {
             let clearing = ca.start == ca.end
             if let old {
                 for a in old.amounts { try hold(a, sign: -1, now: now, bump: clearing && bump ? event : nil) }
-                adjustUsage(usageID(project: old.project, user: old.user, type: old.type), old.amounts[...], sign: -1)
+                adjustUsage(old.usage, old.amounts[...], sign: -1)
             }
             if clearing { continue }
             let amounts = Array(scratch[ca.start..<ca.end])
             for a in amounts { try hold(a, sign: 1, now: now, bump: bump ? event : nil) }
+            let usage = ca.usage >= 0 ? ca.usage : usageID(project: ca.project, user: ca.user, type: ca.type)
             consumers[c] = Consumer(project: ca.project, user: ca.user, type: ca.type, generation: (old?.generation ?? 0) + 1,
-                                    amounts: amounts, created: old?.created ?? now, updated: now)
-            adjustUsage(usageID(project: ca.project, user: ca.user, type: ca.type), amounts[...], sign: 1)
+                                    amounts: amounts, created: old?.created ?? now, updated: now, usage: usage)
+            adjustUsage(usage, amounts[...], sign: 1)
         }
     }
 

@@ -66,6 +66,33 @@ struct Interner {
         return arena.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
     }
 
+    /// The keys from id `first` on, for another interner to take in the same
+    /// order (`take`): how two interners that share a prefix of ids catch up.
+    struct Tail {
+        var bytes: [UInt8] = []
+        /// Where each key ends in `bytes`.
+        var ends: [Int] = []
+    }
+
+    func tail(from first: Int) -> Tail {
+        guard first < count else { return Tail() }
+        let base = starts[first]
+        return Tail(bytes: Array(arena[base...]), ends: starts[(first + 1)...].map { $0 - base })
+    }
+
+    /// Adds the keys of `tail`, which must all be new: they get the ids they had where they came from.
+    mutating func take(_ tail: Tail) {
+        var start = 0
+        tail.bytes.withUnsafeBytes { b in
+            for end in tail.ends {
+                let expected = Int32(count)
+                let got = id(UnsafeRawBufferPointer(rebasing: b[start..<end]))
+                precondition(got == expected, "an interner took a key it already held")
+                start = end
+            }
+        }
+    }
+
     /// The bytes of an id (a copy).
     func bytes(_ id: Int32) -> [UInt8] { Array(arena[starts[Int(id)]..<starts[Int(id) + 1]]) }
 

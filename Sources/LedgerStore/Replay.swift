@@ -22,12 +22,13 @@ public enum LogFold {
     /// Copies the log prefix up to `target` into a new data dir at `into` and
     /// folds it (BulkReplay.swift). Returns the number of events copied.
     /// `writing` is called when the fold is done and the data dir is being written.
+    /// `foldChunk`: events per hand-off to the folding thread (`PipelinedFold`).
     @discardableResult
-    public static func replay(from source: LedgerStore, into path: String, target: ReplayTarget,
+    public static func replay(from source: LedgerStore, into path: String, target: ReplayTarget, foldChunk: Int = 4096,
                               progress: (UInt64, UInt64) -> Void = { _, _ in }, writing: () -> Void = {}) throws -> UInt64 {
         let dest = try LedgerStore(path: path)
         guard try dest.lastSequence() == 0 else { throw ReplayError.notEmpty(path) }
-        return try foldInMemory(source, into: dest, target: target, progress: progress, writing: writing)
+        return try foldInMemory(source, into: dest, target: target, chunk: foldChunk, progress: progress, writing: writing)
     }
 
     /// The fold event by event into LMDB, through the live projector's `append`,

@@ -114,24 +114,32 @@ import Testing
         #expect(throws: FoldError.self) { try Array(stranger.utf8).withUnsafeBytes { try fold.apply(stored: $0) } }
 
         // On two threads the same failures, named the same; a failure on the worker is
-        // the one thrown, not a later event's.
-        func pipelined() throws -> PipelinedFold {
-            let pipeline = PipelinedFold(chunk: 2)
-            for e in ledger.events.dropLast() { try e.encoded().withUnsafeBytes { try pipeline.apply(stored: $0) } }
-            return pipeline
+        // the one thrown, not a later event's. Journaled (replay's fold) the same.
+        for journaled in [false, true] {
+            var seq: UInt64 = 0
+            func feed(_ pipeline: PipelinedFold, _ bytes: [UInt8]) throws {
+                seq += 1
+                try bytes.withUnsafeBytes { raw in
+                    if journaled { _ = try pipeline.apply(stored: raw, seq: seq) { _, _ in [] } } else { try pipeline.apply(stored: raw) }
+                }
+            }
+            func pipelined() throws -> PipelinedFold {
+                let pipeline = PipelinedFold(chunk: 2, journaled: journaled)
+                seq = 0
+                for e in ledger.events.dropLast() { try feed(pipeline, try e.encoded()) }
+                return pipeline
+            }
+            let truncated = try pipelined()
+            let undecoded = #expect(throws: (any Error).self) { try feed(truncated, Array(last.dropLast(3))) }
+            #expect(undecoded != nil && !(undecoded is FoldError), "journaled: \(journaled)")
+            let strange = try pipelined()
+            try feed(strange, Array(stranger.utf8))  // staged, not folded yet
+            let thrown = #expect(throws: FoldError.self) { try feed(strange, Array(last.dropLast(3))) }
+            #expect(thrown.map { "\($0)" } == "fold: provider \(rp2) is not in the views", "journaled: \(journaled)")
+            let atTheEnd = try pipelined()
+            try feed(atTheEnd, Array(stranger.utf8))
+            #expect(throws: FoldError.self) { _ = try atTheEnd.finish() }
         }
-        let truncated = try pipelined()
-        let undecoded = #expect(throws: (any Error).self) { try Array(last.dropLast(3)).withUnsafeBytes { try truncated.apply(stored: $0) } }
-        #expect(undecoded != nil && !(undecoded is FoldError))
-        let strange = try pipelined()
-        try Array(stranger.utf8).withUnsafeBytes { try strange.apply(stored: $0) }  // staged, not folded yet
-        let thrown = #expect(throws: FoldError.self) {
-            try Array(last.dropLast(3)).withUnsafeBytes { try strange.apply(stored: $0) }
-        }
-        #expect(thrown.map { "\($0)" } == "fold: provider \(rp2) is not in the views")
-        let atTheEnd = try pipelined()
-        try Array(stranger.utf8).withUnsafeBytes { try atTheEnd.apply(stored: $0) }
-        #expect(throws: FoldError.self) { _ = try atTheEnd.finish() }
     }
 
     /// Each table's records that are not the same bytes in both stores.

@@ -366,13 +366,19 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         let types = Set(try store.events().map(\.payload.type))
         #expect(types.isSuperset(of: ["ResourceClassRenamed", "Reshaped", "ResourceProviderUpdated", "AllocationsDeleted"]), "\(types.sorted())")
         for n in [1, last / 3, last / 2 + 1, last] {
-            let bulk = tempPath("bulk-dst"), reference = tempPath("bulk-ref")
-            #expect(try LogFold.replay(from: store, into: bulk, target: .sequence(n)) == n)
+            let reference = tempPath("bulk-ref")
             #expect(try LogFold.replayEventByEvent(from: store, into: reference, target: .sequence(n)) == n)
-            let got = try everyRecord(try LedgerStore(path: bulk)), want = try everyRecord(try LedgerStore(path: reference))
-            for name in want.keys.sorted() {
-                let same = got[name] == want[name]  // not inside #expect, which would print every record
-                #expect(same, "seed \(seed), replay to \(n): \(name) differs (\(got[name]?.count ?? 0) against \(want[name]!.count) records)")
+            let want = try everyRecord(try LedgerStore(path: reference))
+            // One hand-off to the folding thread, and many (the events between them folded on this one).
+            var got: [String: [[UInt8]]] = [:]
+            for chunk in [4096, 3] {
+                let bulk = tempPath("bulk-dst")
+                #expect(try LogFold.replay(from: store, into: bulk, target: .sequence(n), foldChunk: chunk) == n)
+                got = try everyRecord(try LedgerStore(path: bulk))
+                for name in want.keys.sorted() {
+                    let same = got[name] == want[name]  // not inside #expect, which would print every record
+                    #expect(same, "seed \(seed), replay to \(n) in chunks of \(chunk): \(name) differs (\(got[name]?.count ?? 0) against \(want[name]!.count) records)")
+                }
             }
             if n == last {
                 let same = got == (try everyRecord(store))
