@@ -108,6 +108,17 @@ public struct FoldJournal {
         if !entries.contains(e) { entries.append(e) }
     }
 
+    /// Where the journal's growing arrays are: each one's first byte, the bytes
+    /// in use, the bytes reserved (for `PipelinedFold`, which faults their pages
+    /// in ahead of the worker).
+    func regions() -> [(start: UInt, used: Int, reserved: Int)] {
+        func region<T>(_ a: [T]) -> (start: UInt, used: Int, reserved: Int) {
+            let start = a.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            return (start, a.count * MemoryLayout<T>.stride, a.capacity * MemoryLayout<T>.stride)
+        }
+        return [region(undo), region(values), region(index), region(links)]
+    }
+
     /// Records whether link (provider `p`, consumer `c`) was there before this event, unless this event already did.
     mutating func rememberLink(_ p: Int32, _ c: Int32, present: Bool) {
         var i = eventLinks

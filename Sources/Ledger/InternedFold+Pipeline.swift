@@ -54,6 +54,10 @@ public final class PipelinedFold: @unchecked Sendable {
     private let journaled: Bool
     /// Journaled: how many keys of each of `names` the state holds or has been handed.
     private var synced: [Int] = []
+    /// Journaled: the journal's arrays as the worker last left them (behind `lock`), and how far
+    /// the calling thread has faulted each in. See `faultAhead`.
+    private var regions: [(start: UInt, used: Int, reserved: Int)] = []
+    private var faulted: [(start: UInt, end: Int, used: Int)] = []
 
     private var stager = InternedFold()
     private var state = InternedFold()
@@ -174,6 +178,7 @@ public final class PipelinedFold: @unchecked Sendable {
         if journaled {
             chunk.tails = names.indices.map { stager[keyPath: names[$0]].tail(from: synced[$0]) }
             synced = names.map { stager[keyPath: $0].count }
+            faultAhead()
         }
         inFlight.wait()
         queue.async { self.fold(chunk) }
@@ -194,6 +199,8 @@ public final class PipelinedFold: @unchecked Sendable {
             if journaled {
                 for (name, tail) in zip(names, chunk.tails) { state[keyPath: name].take(tail) }
                 try state.fold(staged: chunk, journaling: true)
+                let now = state.journal!.regions()
+                lock.withLock { regions = now }
             } else {
                 try state.fold(staged: chunk)
             }
@@ -201,6 +208,35 @@ public final class PipelinedFold: @unchecked Sendable {
             lock.withLock { failure = error }
         }
     }
+
+    /// Faults in, from the calling thread, the pages the worker's journal
+    /// will write next: four times as far past what it has used as it used
+    /// since the last look (the worker may be two chunks behind this thread).
+    /// A replay's journal is new memory it only ever grows into; at 1.8M
+    /// events the worker's page faults were 31% of its samples (3.4% with
+    /// this), while this thread waits on it most of the time.
+    /// MADV_POPULATE_WRITE maps the pages without changing what they hold,
+    /// so it may overlap the worker's writes; an array that has moved since
+    /// (it outgrew its reserve) is at worst populated for nothing.
+    private func faultAhead() {
+        let now = lock.withLock { regions }
+        if faulted.count != now.count { faulted = now.map { ($0.start, 0, 0) } }
+        let page = 4096
+        for (k, r) in now.enumerated() where r.start != 0 && r.reserved > 0 {
+            if faulted[k].start != r.start { faulted[k] = (r.start, 0, 0) }
+            let step = max(r.used - faulted[k].used, 1 << 20)
+            faulted[k].used = r.used
+            let target = min(r.reserved, r.used + 4 * step)
+            // From the first page past those faulted in or in use, to the last whole page before the target.
+            let from = (Int(r.start) + max(faulted[k].end, r.used) + page - 1) / page * page
+            let to = (Int(r.start) + target) / page * page
+            guard to > from, madvise(UnsafeMutableRawPointer(bitPattern: from), to - from, Self.populateWrite) == 0 else { continue }
+            faulted[k].end = target
+        }
+    }
+
+    /// MADV_POPULATE_WRITE (Linux 5.14), which Glibc's module does not name.
+    private static let populateWrite: Int32 = 23
 
     /// Waits for the worker; throws its failure, with the provider named.
     private func drain() throws {
