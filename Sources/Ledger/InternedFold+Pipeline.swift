@@ -106,6 +106,7 @@ public final class PipelinedFold: @unchecked Sendable {
         try drain()
         // The keys the reader made before it gave up (no chunk carried them if none was due), to the state;
         // then the keys the event adds, to the stager.
+        for name in names { state[keyPath: name].indexAll() }
         catchUp(&state, from: stager)
         state.catchUpTables(providers: state.providerIDs.count, consumers: state.consumerIDs.count)
         let time = try state.foldJournaled(seq: seq, decoding: raw, index: index)
@@ -197,7 +198,8 @@ public final class PipelinedFold: @unchecked Sendable {
         guard lock.withLock({ failure == nil }) else { return }
         do {
             if journaled {
-                for (name, tail) in zip(names, chunk.tails) { state[keyPath: name].take(tail) }
+                // Read by id only, here: indexed when an event is folded on the calling thread.
+                for (name, tail) in zip(names, chunk.tails) { state[keyPath: name].take(tail, indexing: false) }
                 try state.fold(staged: chunk, journaling: true)
                 let now = state.journal!.regions()
                 lock.withLock { regions = now }

@@ -20,6 +20,8 @@ struct Interner {
         var count = 0
     }
     private var slots = [Slot](repeating: Slot(), count: 1024)
+    /// The ids with a slot: all of them but after `take(_:indexing: false)`, until `indexAll`.
+    private var indexed = 0
 
     var count: Int { starts.count - 1 }
 
@@ -31,6 +33,7 @@ struct Interner {
         slots[s] = Slot(hash: tag, id: new, start: arena.count, count: key.count)
         arena.append(contentsOf: key)
         starts.append(arena.count)
+        indexed = count
         if count * 2 > slots.count { grow() }
         return new
     }
@@ -49,6 +52,7 @@ struct Interner {
     /// The slot holding `key`, or the empty slot where it would go, with
     /// the hash tag it is stored under.
     private func find(_ key: UnsafeRawBufferPointer) -> (slot: Int, tag: UInt32, id: Int32?) {
+        precondition(indexed == count, "a lookup in an interner that took keys without indexing them")
         let h = Interner.hash(key)
         let tag = UInt32(truncatingIfNeeded: h >> 32)
         let mask = slots.count - 1
@@ -80,8 +84,19 @@ struct Interner {
         return Tail(bytes: Array(arena[base...]), ends: starts[(first + 1)...].map { $0 - base })
     }
 
-    /// Adds the keys of `tail`, which must all be new: they get the ids they had where they came from.
-    mutating func take(_ tail: Tail) {
+    /// Adds the keys of `tail`, which must all be new: they get the ids they
+    /// had where they came from. Without `indexing` they only get their
+    /// bytes, for an interner that is read by id (the pipelined replay's
+    /// worker: hashing a million consumers twice was 7% of its time) until
+    /// `indexAll`; a lookup before that stops the process.
+    mutating func take(_ tail: Tail, indexing: Bool = true) {
+        if !indexing {
+            let base = arena.count
+            arena += tail.bytes
+            starts += tail.ends.map { base + $0 }
+            return
+        }
+        indexAll()
         var start = 0
         tail.bytes.withUnsafeBytes { b in
             for end in tail.ends {
@@ -114,17 +129,35 @@ struct Interner {
         }
     }
 
-    private mutating func grow() {
-        var bigger = [Slot](repeating: Slot(), count: slots.count * 2)
-        let mask = bigger.count - 1
-        for id in 0..<count {
-            let start = starts[id], end = starts[id + 1]
-            let h = arena.withUnsafeBytes { Interner.hash(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
-            var s = Int(truncatingIfNeeded: h) & mask
-            while bigger[s].id >= 0 { s = (s + 1) & mask }
-            bigger[s] = Slot(hash: UInt32(truncatingIfNeeded: h >> 32), id: Int32(id), start: start, count: end - start)
+    /// Gives every key taken without indexing its slot.
+    mutating func indexAll() {
+        guard indexed < count else { return }
+        if count * 2 > slots.count {
+            grow()
+            return
         }
+        for id in indexed..<count { Self.place(id, starts, arena, in: &slots) }
+        indexed = count
+    }
+
+    /// A table at most half full, with a slot for every key.
+    private mutating func grow() {
+        var size = slots.count * 2
+        while count * 2 > size { size *= 2 }
+        var bigger = [Slot](repeating: Slot(), count: size)
+        for id in 0..<count { Self.place(id, starts, arena, in: &bigger) }
         slots = bigger
+        indexed = count
+    }
+
+    /// Gives key `id` a slot in `table` (a power of two long, with room), which must not hold it.
+    private static func place(_ id: Int, _ starts: [Int], _ arena: [UInt8], in table: inout [Slot]) {
+        let start = starts[id], end = starts[id + 1]
+        let h = arena.withUnsafeBytes { Interner.hash(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        let mask = table.count - 1
+        var s = Int(truncatingIfNeeded: h) & mask
+        while table[s].id >= 0 { s = (s + 1) & mask }
+        table[s] = Slot(hash: UInt32(truncatingIfNeeded: h >> 32), id: Int32(id), start: start, count: end - start)
     }
 
     /// A multiply-and-fold hash over 8-byte words (not for untrusted

@@ -46,6 +46,35 @@ import Testing
                                       "ResourceProviderUpdated", "ResourceProviderDeleted", "InventoriesReplaced"]), "\(types.sorted())")
     }
 
+    /// An interner takes another's new keys (`Interner.Tail`) with their ids,
+    /// indexed at once or later (`indexAll`), across the growth of its table.
+    @Test func internersCatchUpByTails() {
+        var ahead = Interner(), indexedAtOnce = Interner(), indexedLater = Interner()
+        let keys = (0..<3000).map { String(format: "cccccccc-0000-4000-8000-%012d", $0 * 7) }
+        var sent = 0
+        for (n, k) in keys.enumerated() {
+            _ = ahead.id(k)
+            if n % 500 == 499 || n == keys.count - 1 {
+                indexedAtOnce.take(ahead.tail(from: sent))
+                indexedLater.take(ahead.tail(from: sent), indexing: false)
+                sent = ahead.count
+            }
+        }
+        indexedLater.indexAll()
+        for (n, k) in keys.enumerated() {
+            #expect(indexedAtOnce.existing(k) == Int32(n) && indexedLater.existing(k) == Int32(n))
+            #expect(indexedLater.string(Int32(n)) == k)
+        }
+        #expect(indexedLater.existing("c") == nil && indexedLater.count == keys.count)
+        #expect(indexedLater.id("new") == Int32(keys.count))
+        // Few enough keys to be placed in the table it has.
+        var few = Interner()
+        let all = ahead.tail(from: 0)
+        few.take(Interner.Tail(bytes: Array(all.bytes[..<all.ends[299]]), ends: Array(all.ends[..<300])), indexing: false)
+        few.indexAll()
+        #expect(few.count == 300 && keys.prefix(300).enumerated().allSatisfy { few.existing($1) == Int32($0) })
+    }
+
     /// Events in forms the fast reader does not take (Foundation's key order
     /// and escapes, an escaped uuid, spaces) fold the same as the stored form.
     @Test func otherFormsOfAnEventFoldTheSame() throws {
