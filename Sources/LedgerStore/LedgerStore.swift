@@ -338,7 +338,7 @@ public enum StoreError: Error, CustomStringConvertible {
         case .notALedger(let p, let why): "\(p) does not hold a placement-ledger data dir (\(why))"
         case .format(let p, let f):
             LedgerStore.olderReadableFormats.contains(f)
-                ? "\(p) has data format \(f); this placement-ledger serves format \(LedgerStore.formatVersion). Upgrade it with `placement-ledger replay --data-dir \(p) --to-sequence LAST --into NEW` (LAST: its last event, `placement-ledger events --data-dir \(p)` shows it), which copies the log byte for byte and rebuilds the rest; then serve NEW."
+                ? "\(p) has data format \(f); this placement-ledger serves format \(LedgerStore.formatVersion). Upgrade it with `placement-ledger replay --data-dir \(p) --into NEW`, which copies the whole log byte for byte and rebuilds the rest; then serve NEW."
                 : "\(p) has data format \(f); this placement-ledger reads format \(LedgerStore.formatVersion)"
         case .locked(let p): "\(p) is already in use by another placement-ledger server"
         }

@@ -39,12 +39,12 @@ struct Replay: ParsableCommand {
         abstract: "Build a new data dir holding the log up to a point and the views folded from it.")
 
     @Option(help: "Source data directory (may be in use by a running server).") var dataDir: String
-    @Option(help: "Last sequence number to include.") var toSequence: UInt64?
+    @Option(help: "Last sequence number to include (default, and without --to-time: the whole log).") var toSequence: UInt64?
     @Option(help: "Include every event at or before this RFC 3339 time.") var toTime: String?
     @Option(help: "New data directory to create.") var into: String
 
     func validate() throws {
-        if (toSequence == nil) == (toTime == nil) { throw ValidationError("give exactly one of --to-sequence and --to-time") }
+        if toSequence != nil && toTime != nil { throw ValidationError("give at most one of --to-sequence and --to-time") }
         if let toTime, parseRFC3339(toTime) == nil { throw ValidationError("--to-time must be an RFC 3339 time, got \(toTime)") }
     }
 
@@ -56,7 +56,7 @@ struct Replay: ParsableCommand {
         // of calls; in steps of 64 MiB, replay at 100k events took 10% less time.
         _ = mallopt(M_TOP_PAD, 64 << 20)
         let source = try LedgerStore(path: dataDir, readOnly: true, olderFormat: true)
-        let target: ReplayTarget = toSequence.map { .sequence($0) } ?? .time(parseRFC3339(toTime!)!)
+        let target: ReplayTarget = toSequence.map { .sequence($0) } ?? toTime.map { .time(parseRFC3339($0)!) } ?? .end
         var progress = Progress("replay")
         let started = ContinuousClock.now
         var folded = started
