@@ -123,6 +123,8 @@ final class RecordingViewStore: ViewStore {
     let base: LMDBViewStore
     let history: Database
     let links: Database
+    /// The event being folded: set it before the first change, and use one
+    /// recorder per event.
     var seq: UInt64 = 0
 
     init(base: LMDBViewStore, history: Database, links: Database) {
@@ -134,14 +136,19 @@ final class RecordingViewStore: ViewStore {
     func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] { try base.scan(table, prefix: prefix) }
 
+    /// The records this event has changed so far. An event changes a
+    /// handful, so a list searched in order is cheaper than a set, and far
+    /// cheaper than asking LMDB whether the undo entry is there yet.
+    private var remembered: [(Table, String)] = []
+
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
+        // Only the first change of a record within an event holds its value before the event.
+        if remembered.contains(where: { $0.0 == table && $0.1 == key }) { return }
+        remembered.append((table, key))
         let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
             : table == .providerConsumers ? (links, LinkVersionKey.of(seq, key))
             : (history, HistoryKey.versioned(table, key, seq))
-        // Only the first change of a record within an event holds its value before the event.
-        if try base.txn.get(db, k) == nil {
-            try base.txn.put(db, k, old.map { [1] + $0 } ?? [0])
-        }
+        try base.txn.put(db, k, old.map { [1] + $0 } ?? [0])
     }
 
     func put(_ table: Table, _ key: String, _ value: [UInt8]) throws {
