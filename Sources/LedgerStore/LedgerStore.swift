@@ -23,7 +23,7 @@ public final class LedgerStore: @unchecked Sendable {
     public let env: Environment
     let log: Database
     let meta: Database
-    let dbs: [Table: Database]
+    let dbs: TableDatabases
     /// The undo log behind as-of reads (History.swift); `lifetimes` is only
     /// opened so data dirs written by earlier builds keep their layout.
     let history: Database
@@ -58,9 +58,8 @@ public final class LedgerStore: @unchecked Sendable {
         }
         log = try env.database("log", create: !readOnly)
         meta = try env.database("meta", create: !readOnly)
-        var dbs: [Table: Database] = [:]
-        for t in Table.allCases { dbs[t] = try env.database(t.rawValue, create: !readOnly) }
-        self.dbs = dbs
+        let env = env
+        dbs = try TableDatabases { try env.database($0.rawValue, create: !readOnly) }
         history = try env.database("history", create: !readOnly)
         lifetimes = try env.database("lifetimes", create: !readOnly)
         linkVersions = readOnly ? try? env.database("linkVersions", create: false) : try env.database("linkVersions")
