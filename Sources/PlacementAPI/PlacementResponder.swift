@@ -107,8 +107,7 @@ public struct PlacementResponder: HTTPResponder {
     /// (Placement's 404 and 405 when none does).
     private func route(_ p: inout Prelude, body: [UInt8]) throws -> (PlacementRequest, Endpoint) {
         let path = p.uri.path
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            .map { $0.percentDecoded() }
+        let segments = Route.segments(of: path)
         var req = PlacementRequest(
             method: p.method, path: path, query: parseQuery(p.uri.query), headers: p.head.headerFields,
             body: body, version: p.version!, requestID: p.requestID,

@@ -218,7 +218,7 @@ public final class PolicyEngine: Sendable {
         switch c {
         case .always: return true
         case .never: return false
-        case .role(let r): return id.roles.contains { $0.asciiLowercased == r.asciiLowercased }
+        case .role(let r): return id.roles.contains { $0.equalsIgnoringASCIICase(r) }
         case .rule(let name):
             guard let rule = rules[name], seen.insert(name).inserted else { return false }
             defer { seen.remove(name) }

@@ -13,26 +13,46 @@ enum Endpoint: Sendable {
 /// any one segment) and its handlers in Placement's declaration order, which
 /// is the order of the `Allow` header on a 405.
 struct Route: Sendable {
-    let pattern: [String]
+    /// One segment of the pattern, told apart once when the table is built
+    /// (matching ran `hasPrefix("{")` on every segment of every route tried).
+    enum Segment: Sendable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    /// The pattern as written, e.g. `/resource_providers/{uuid}`.
+    let path: String
+    let pattern: [Segment]
     let methods: [(method: String, endpoint: Endpoint)]
 
     init(_ path: String, _ methods: [(String, Endpoint)]) {
-        pattern = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        self.path = path
+        pattern = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { part in
+            part.hasPrefix("{") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
         self.methods = methods.map { (method: $0.0, endpoint: $0.1) }
     }
 
     func match(_ segments: [String]) -> [String: String]? {
         guard segments.count == pattern.count else { return nil }
+        // Literals first: most routes are ruled out before a parameter is kept.
+        for (p, s) in zip(pattern, segments) {
+            if case .literal(let text) = p, text != s { return nil }
+        }
         var params: [String: String] = [:]
         for (p, s) in zip(pattern, segments) {
-            if p.hasPrefix("{") {
-                if s.isEmpty { return nil }
-                params[String(p.dropFirst().dropLast())] = s
-            } else if p != s {
-                return nil
-            }
+            guard case .parameter(let name) = p else { continue }
+            if s.isEmpty { return nil }
+            params[name] = s
         }
         return params
+    }
+
+    /// The percent-decoded segments of a request path after its leading `/`,
+    /// empty ones kept (a trailing `/` must not match), split on the bytes.
+    static func segments(of path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+            .map { Substring($0).percentDecoded() }
     }
 }
 

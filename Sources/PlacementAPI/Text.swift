@@ -19,6 +19,13 @@ extension StringProtocol {
         return String(decoding: u[first...last], as: UTF8.self)
     }
 
+    /// Equal but for the case of ASCII letters, compared byte by byte
+    /// without building either lowercased copy.
+    func equalsIgnoringASCIICase<Other: StringProtocol>(_ other: Other) -> Bool {
+        func lower(_ b: UInt8) -> UInt8 { (0x41...0x5A).contains(b) ? b + 0x20 : b }
+        return utf8.elementsEqual(other.utf8) { lower($0) == lower($1) }
+    }
+
     /// ASCII lowercase (header tokens, `true`/`false`, `latest`).
     var asciiLowercased: String {
         String(decoding: utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
@@ -27,8 +34,12 @@ extension StringProtocol {
     /// Percent-decoded as Python's `unquote` (and `unquote_plus` with
     /// `plusAsSpace`): malformed escapes stay as they are, invalid UTF-8 becomes U+FFFD.
     func percentDecoded(plusAsSpace: Bool = false) -> String {
+        // Nearly every path segment and query value has nothing to decode:
+        // look before copying the bytes into an array.
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(self)
+        }
         let u = Array(utf8)
-        guard u.contains(UInt8(ascii: "%")) || (plusAsSpace && u.contains(UInt8(ascii: "+"))) else { return String(self) }
         func hex(_ b: UInt8) -> UInt8? {
             switch b {
             case 0x30...0x39: b - 0x30
