@@ -209,24 +209,38 @@ public final class PolicyEngine: Sendable {
     func allows(_ action: String, _ identity: Identity, target: [String: String]? = nil) -> Bool {
         guard let rule = rules[action] else { return false }
         if rule.projectScoped && identity.scope != .project { return false }
-        let t = target ?? ["project_id": identity.projectID ?? "", "user_id": identity.user]
-        var seen: Set<String> = []
-        return evaluate(rule.check, identity, t, &seen)
+        var seen: [String] = []
+        return evaluate(rule.check, identity, target, &seen)
     }
 
-    private func evaluate(_ c: PolicyCheck, _ id: Identity, _ target: [String: String], _ seen: inout Set<String>) -> Bool {
+    /// A target attribute: from `target` when the caller gave one, else from
+    /// the default target, built here only when a rule asks (most rules
+    /// never do, and every request is authorized).
+    private static func attribute(_ name: String, of target: [String: String]?, _ id: Identity) -> String? {
+        if let target { return target[name] }
+        switch name {
+        case "project_id": return id.projectID ?? ""
+        case "user_id": return id.user
+        default: return nil
+        }
+    }
+
+    /// `seen`: the rules being evaluated further up, so a rule that names
+    /// itself is refused instead of recursing (a few at most: a list).
+    private func evaluate(_ c: PolicyCheck, _ id: Identity, _ target: [String: String]?, _ seen: inout [String]) -> Bool {
         switch c {
         case .always: return true
         case .never: return false
         case .role(let r): return id.roles.contains { $0.equalsIgnoringASCIICase(r) }
         case .rule(let name):
-            guard let rule = rules[name], seen.insert(name).inserted else { return false }
-            defer { seen.remove(name) }
+            guard let rule = rules[name], !seen.contains(name) else { return false }
+            seen.append(name)
+            defer { seen.removeLast() }
             return evaluate(rule.check, id, target, &seen)
         case .match(let credential, let value):
             let wanted: String?
             if value.hasPrefix("%("), value.hasSuffix(")s") {
-                wanted = target[String(value.dropFirst(2).dropLast(2))]
+                wanted = Self.attribute(String(value.dropFirst(2).dropLast(2)), of: target, id)
             } else {
                 wanted = value.trimmingQuotes
             }
