@@ -50,7 +50,7 @@ extension LedgerStore {
     /// Writes one event's entries. An event that changed a provider's or a
     /// consumer's record is found through that record's undo-log key
     /// (`sequences`); an entry for it would only cost another page.
-    func writeIndex(_ seq: UInt64, _ time: Micros, _ entries: Set<IndexEntry>, in txn: Transaction) throws {
+    func writeIndex(_ seq: UInt64, _ time: Micros, _ entries: [IndexEntry], in txn: Transaction) throws {
         try txn.put(timeIndex, LedgerStore.key(UInt64(max(0, time))) + LedgerStore.key(seq), [])
         for entry in entries {
             if try changedRecord(entry, seq, in: txn) { continue }
@@ -66,7 +66,7 @@ extension LedgerStore {
 
     /// The entries of an event already in the log, from the views as they
     /// stood right before it.
-    func entriesInLog(_ event: Event, in txn: Transaction) throws -> Set<IndexEntry> {
+    func entriesInLog(_ event: Event, in txn: Transaction) throws -> [IndexEntry] {
         let before = AsOfViewStore(base: LMDBViewStore(txn: txn, dbs: dbs), history: history, links: linkVersions, sequence: event.seq - 1)
         return try indexEntries(event, before: Views(before))
     }
@@ -105,7 +105,7 @@ extension LedgerStore {
     /// Calls `body` with each event of the tail (past `indexed`, oldest
     /// first) and its entries, until it returns false.
     func forEachUnindexed(in txn: Transaction, from: UInt64 = 0,
-                          _ body: (Event, Set<IndexEntry>) throws -> Bool) throws {
+                          _ body: (Event, [IndexEntry]) throws -> Bool) throws {
         let start = max(try indexedThrough(txn), from) + 1
         try txn.scan(log, from: LedgerStore.key(start)) { _, v in
             let ev = try Event.decoded(v)
@@ -119,5 +119,5 @@ extension LedgerStore {
 struct PendingIndex {
     let seq: UInt64
     let time: Micros
-    let entries: Set<IndexEntry>
+    let entries: [IndexEntry]
 }

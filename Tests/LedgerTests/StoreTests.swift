@@ -425,6 +425,31 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         #expect(LogFold.compare(stored: try old.dumpViews(), folded: try upgraded.dumpViews()).isEmpty)
     }
 
+    /// An event's index entries hold each (kind, id) once, for a small event
+    /// (a list) and for one past the list's size (40 consumers of 20 projects
+    /// and 25 users in one POST: repeats after the set takes over).
+    @Test(arguments: [3, 40])
+    func indexEntriesNameEachThingOnce(consumers: Int) throws {
+        let store = try LedgerStore(path: tempPath("index-entries-\(consumers)"))
+        let providers = ["aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"]
+        let payload = EventPayload.allocationsReplaced(consumers: (0..<consumers).map { i in
+            ConsumerAllocations(consumer: String(format: "cccccccc-0000-4000-8000-%012d", i), project: "p\(i % 20)", user: "u\(i % 25)",
+                                consumerType: nil, allocations: [providers[i % 2]: ["VCPU": 1, i % 5 == 0 ? "DISK_GB" : "MEMORY_MB": 2]])
+        })
+        let event = Event(seq: 1, time: 0, context: ctx, payload: payload)
+        let entries = try store.env.read { txn in try store.indexEntries(event, before: Views(LMDBViewStore(txn: txn, dbs: store.dbs))) }
+        var expected: Set<IndexEntry> = [IndexEntry(.type, payload.type)]
+        for p in payload.providers { expected.insert(IndexEntry(.provider, p)) }
+        for i in 0..<consumers {
+            expected.insert(IndexEntry(.consumer, String(format: "cccccccc-0000-4000-8000-%012d", i)))
+            expected.insert(IndexEntry(.project, "p\(i % 20)"))
+            expected.insert(IndexEntry(.user, "u\(i % 25)"))
+        }
+        for rc in ["VCPU", "MEMORY_MB", "DISK_GB"] { expected.insert(IndexEntry(.resourceClass, rc)) }
+        #expect(entries.count == Set(entries).count)
+        #expect(Set(entries) == expected)
+    }
+
     /// The event and time indexes, written behind the log, answer exactly as
     /// indexes written with each event: with nothing indexed yet (every
     /// answer from the tail of the log), half indexed, and all indexed; and
