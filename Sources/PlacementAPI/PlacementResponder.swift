@@ -119,7 +119,7 @@ public struct PlacementResponder: HTTPResponder {
             }
             return (req, .sync(PlacementAPI.root))
         }
-        guard let (route, params) = PlacementAPI.routes.lazy.compactMap({ r in r.match(segments).map { (r, $0) } }).first else {
+        guard let (route, params) = PlacementAPI.routeTable.match(segments) else {
             p.vary = false
             throw PlacementError(404, "")
         }

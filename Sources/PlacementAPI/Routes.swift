@@ -12,7 +12,7 @@ enum Endpoint: Sendable {
 /// One entry of the route table: a path pattern (`{name}` segments match
 /// any one segment) and its handlers in Placement's declaration order, which
 /// is the order of the `Allow` header on a 405.
-struct Route: Sendable {
+final class Route: Sendable {
     /// One segment of the pattern, told apart once when the table is built
     /// (matching ran `hasPrefix("{")` on every segment of every route tried).
     enum Segment: Sendable {
@@ -51,8 +51,49 @@ struct Route: Sendable {
     /// The percent-decoded segments of a request path after its leading `/`,
     /// empty ones kept (a trailing `/` must not match), split on the bytes.
     static func segments(of path: String) -> [String] {
-        path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
-            .map { Substring($0).percentDecoded() }
+        var out: [String] = []
+        let utf8 = path.utf8
+        var start: String.Index? = nil  // past the first "/"
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            if utf8[i] == UInt8(ascii: "/") {
+                if let s = start { out.append(path[s..<i].percentDecoded()) }
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
+        }
+        if let s = start { out.append(path[s...].percentDecoded()) }
+        return out
+    }
+
+    /// The routes a path's segments may match, in table order: those whose
+    /// first segment is that literal, or a parameter. Matching tried every
+    /// route of the table on every request.
+    struct Table: Sendable {
+        private let byFirst: [String: [Route]]
+        private let anyFirst: [Route]
+
+        init(_ routes: [Route]) {
+            var byFirst: [String: [Route]] = [:]
+            for case .literal(let first)? in routes.map(\.pattern.first) { byFirst[first] = [] }
+            for route in routes {
+                switch route.pattern.first {
+                case .literal(let first)?: byFirst[first]!.append(route)
+                case .parameter?: for key in byFirst.keys { byFirst[key]!.append(route) }
+                case nil: break
+                }
+            }
+            self.byFirst = byFirst
+            anyFirst = routes.filter { if case .parameter? = $0.pattern.first { true } else { false } }
+        }
+
+        /// The first route that matches, and its parameters.
+        func match(_ segments: [String]) -> (Route, [String: String])? {
+            for route in segments.first.flatMap({ byFirst[$0] }) ?? anyFirst {
+                if let params = route.match(segments) { return (route, params) }
+            }
+            return nil
+        }
     }
 }
 
@@ -80,6 +121,8 @@ private func check(_ req: PlacementRequest, _ min: Int, _ max: Int, _ status: In
 
 extension PlacementAPI {
     /// Placement 16.0.0's routes (placement/handler.py), in its order.
+    static let routeTable = Route.Table(routes)
+
     static let routes: [Route] = [
         Route("/resource_classes", [("GET", versioned(2, listResourceClasses)), ("POST", versioned(2, createResourceClass))]),
         Route("/resource_classes/{name}", [
