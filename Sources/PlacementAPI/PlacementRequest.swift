@@ -71,12 +71,12 @@ struct PlacementRequest: Sendable {
 
     /// The media type of the body, without parameters.
     var contentType: String? {
-        headers[.contentType].map { ($0.split(separator: ";").first ?? "").trimmed.asciiLowercased }
+        headers.value(.contentType).map { ($0.split(separator: ";").first ?? "").trimmed.asciiLowercased }
     }
 
     /// Placement's `require_content('application/json')`.
     func requireJSON() throws {
-        let ct = headers[.contentType].map { ($0.split(separator: ";").first ?? "").trimmed }
+        let ct = headers.value(.contentType).map { ($0.split(separator: ";").first ?? "").trimmed }
         if ct?.asciiLowercased != "application/json" {
             let shown = (ct?.isEmpty ?? true) ? "None" : ct!
             throw PlacementError(415, "The media type \(shown) is not supported, use application/json")
@@ -85,7 +85,7 @@ struct PlacementRequest: Sendable {
 
     /// Placement's `check_accept('application/json')`.
     func checkAccept() throws {
-        guard let accept = headers[.accept], !accept.isEmpty, accept != "*/*", accept != "application/json" else { return }
+        guard let accept = headers.value(.accept), !accept.isEmpty, accept != "*/*", accept != "application/json" else { return }
         for item in accept.split(separator: ",") {
             let parts = item.split(separator: ";").map(\.trimmed)
             let type = parts.first?.asciiLowercased ?? ""

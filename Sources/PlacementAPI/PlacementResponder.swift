@@ -90,12 +90,12 @@ public struct PlacementResponder: HTTPResponder {
     /// and type, identity, microversion.
     private func prelude(_ p: inout Prelude) throws {
         let headers = p.head.headerFields
-        if let cl = headers[.contentLength] {
+        if let cl = headers.value(.contentLength) {
             guard let n = Int(cl.trimmed) else {
                 throw PlacementError(400, "content-length header must be an integer")
             }
             if n > limits.maxBodyBytes { throw PlacementError(413, "Request body is larger than \(limits.maxBodyBytes) bytes.") }
-            if n > 0, (headers[.contentType] ?? "").isEmpty {
+            if n > 0, (headers.value(.contentType) ?? "").isEmpty {
                 throw PlacementError(400, "content-type header required when content-length > 0")
             }
         }
@@ -128,7 +128,7 @@ public struct PlacementResponder: HTTPResponder {
                                  headers: [("allow", route.methods.map(\.method).joined(separator: ", "))])
         }
         req.params = params
-        if let asOf = p.head.headerFields[Header.asOf] {
+        if let asOf = p.head.headerFields.value(Header.asOf) {
             req.asOf = try api.resolveAsOf(asOf, method: p.method)
         }
         return (req, endpoint)
@@ -173,8 +173,8 @@ public struct PlacementResponder: HTTPResponder {
     /// no CORS to add.
     func mayWriteInline(_ head: HTTPRequest) -> Bool {
         guard cors == nil, head.method == .put || head.method == .post || head.method == .delete,
-              head.headerFields[.transferEncoding] == nil, head.headerFields[.expect] == nil else { return false }
-        guard let cl = head.headerFields[.contentLength] else { return true }
+              head.headerFields.value(.transferEncoding) == nil, head.headerFields.value(.expect) == nil else { return false }
+        guard let cl = head.headerFields.value(.contentLength) else { return true }
         guard let n = Int(cl.trimmed) else { return false }
         return n >= 0 && n <= limits.maxBodyBytes
     }
@@ -198,8 +198,8 @@ public struct PlacementResponder: HTTPResponder {
     /// Whether `inlineAnswer` may take `head`: a GET with no body and no
     /// CORS to add.
     func mayAnswerInline(_ head: HTTPRequest) -> Bool {
-        cors == nil && head.method == .get && head.headerFields[.transferEncoding] == nil
-            && (head.headerFields[.contentLength].map { $0.trimmed == "0" } ?? true)
+        cors == nil && head.method == .get && head.headerFields.value(.transferEncoding) == nil
+            && (head.headerFields.value(.contentLength).map { $0.trimmed == "0" } ?? true)
     }
 
     /// A refusal in Placement's words, or a fault of ours (logged: the operator must see it).
@@ -215,7 +215,7 @@ public struct PlacementResponder: HTTPResponder {
             logger.error("\(e.status) on \(p.method) \(p.uri.path) (\(p.requestID)): \(error is PlacementError ? e.detail : String(reflecting: error))")
         }
         return render(e, requestID: p.requestID, method: p.method, version: p.version, vary: p.vary,
-                      contentType: headers[.contentType], accept: headers[.accept])
+                      contentType: headers.value(.contentType), accept: headers.value(.accept))
     }
 
     private struct AuthFailure: Error {}
@@ -228,13 +228,13 @@ public struct PlacementResponder: HTTPResponder {
     /// `OpenStack-System-Scope` are read as oslo.context reads them. Only `/`
     /// is open without an identity.
     private func authenticate(_ headers: HTTPFields, isRoot: Bool) throws -> Identity? {
-        let systemScope = headers[Header.systemScope]
+        let systemScope = headers.value(Header.systemScope)
         let roles: [String]?
         let user: String
         var project: String?
         switch auth {
         case .noauth2:
-            guard let token = headers[Header.authToken] else {
+            guard let token = headers.value(Header.authToken) else {
                 if isRoot { return nil }
                 throw AuthFailure()
             }
@@ -242,19 +242,19 @@ public struct PlacementResponder: HTTPResponder {
             user = String(parts[0])
             let tokenProject = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : user
             if systemScope?.isEmpty ?? true { project = tokenProject }
-            roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
+            roles = headers.value(Header.roles).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
                 ?? (user == "admin" ? ["admin"] : [])
         case .keystoneHeaders:
-            guard headers[Header.identityStatus] == "Confirmed", let u = headers[Header.userID] ?? headers[Header.user] else {
+            guard headers.value(Header.identityStatus) == "Confirmed", let u = headers.value(Header.userID) ?? headers.value(Header.user) else {
                 if isRoot { return nil }
                 throw AuthFailure()
             }
             user = u
-            roles = headers[Header.roles].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
+            roles = headers.value(Header.roles).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmed) }
         }
-        project = headers[Header.projectID] ?? headers[Header.tenantID] ?? project
+        project = headers.value(Header.projectID) ?? headers.value(Header.tenantID) ?? project
         return Identity(user: user, projectID: project, roles: (roles ?? []).filter { !$0.isEmpty },
-                        systemScope: systemScope, domainID: headers[Header.domainID])
+                        systemScope: systemScope, domainID: headers.value(Header.domainID))
     }
 
     private func parseQuery(_ query: String?) -> [(String, String)] {

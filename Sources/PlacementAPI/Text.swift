@@ -131,3 +131,19 @@ func httpDate(_ micros: Micros) -> String {
     func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
     return "\(days[Int(tm.tm_wday)]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon)]) \(tm.tm_year + 1900) \(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
 }
+
+extension HTTPFields {
+    /// `self[name]` (the values of every field of that name, joined), found
+    /// in one pass over the request's few fields. The subscript builds an
+    /// array of values and joins it on every lookup, and a request's prelude
+    /// makes about fifteen.
+    func value(_ name: HTTPField.Name) -> String? {
+        var first: String?
+        var more: [String] = []
+        for field in self where field.name == name {
+            if first == nil { first = field.value } else { more.append(field.value) }
+        }
+        guard let first, !more.isEmpty else { return first }
+        return ([first] + more).joined(separator: name == .cookie ? "; " : ", ")
+    }
+}
