@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "PlacementJSON"),
         .target(name: "Ledger", dependencies: ["PlacementJSON"]),
-        .target(name: "LedgerStore", dependencies: ["LMDB", "Ledger"]),
+        .target(name: "LedgerStore", dependencies: ["LMDB", "Ledger", "PlacementJSON"]),
         .target(name: "LedgerAudit", dependencies: ["Ledger", "LedgerStore", "PlacementJSON"]),
         .target(
             name: "PlacementAPI",

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import LMDB
+import PlacementJSON
 
 /// Point-in-time reads without replay: the projector keeps an undo log.
 ///
@@ -133,18 +134,34 @@ final class RecordingViewStore: ViewStore {
         self.links = links
     }
 
-    func get(_ table: Table, _ key: String) throws -> [UInt8]? { try base.get(table, key) }
+    /// A record this event has read or written.
+    private struct RecordKey: Hashable {
+        let table: Table
+        let key: String
+    }
+
+    /// What the views hold now for each record this event has read or
+    /// written (nil: absent). `apply` reads a record, then writes it; the
+    /// write needs the value before it for the undo entry, and this saves
+    /// asking LMDB for it again. Every write of the event comes through here.
+    private var current = SmallMap<RecordKey, [UInt8]?>()
+
+    func get(_ table: Table, _ key: String) throws -> [UInt8]? {
+        let record = RecordKey(table: table, key: key)
+        if let known = current[record] { return known }
+        let value = try base.get(table, key)
+        current[record] = .some(value)
+        return value
+    }
+
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] { try base.scan(table, prefix: prefix) }
 
-    /// The records this event has changed so far. An event changes a
-    /// handful, so a list searched in order is cheaper than a set, and far
-    /// cheaper than asking LMDB whether the undo entry is there yet.
-    private var remembered: [(Table, String)] = []
+    /// The records this event has changed so far (their undo entries are written).
+    private var remembered = SmallMap<RecordKey, Void>()
 
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
         // Only the first change of a record within an event holds its value before the event.
-        if remembered.contains(where: { $0.0 == table && $0.1 == key }) { return }
-        remembered.append((table, key))
+        guard remembered.add(RecordKey(table: table, key: key), ()) else { return }
         let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
             : table == .providerConsumers ? (links, LinkVersionKey.of(seq, key))
             : (history, HistoryKey.versioned(table, key, seq))
@@ -152,16 +169,18 @@ final class RecordingViewStore: ViewStore {
     }
 
     func put(_ table: Table, _ key: String, _ value: [UInt8]) throws {
-        let old = try base.get(table, key)
+        let old = try get(table, key)
         if old == value { return }
         try remember(table, key, old: old)
         try base.put(table, key, value)
+        current[RecordKey(table: table, key: key)] = .some(value)
     }
 
     func delete(_ table: Table, _ key: String) throws {
-        guard let old = try base.get(table, key) else { return }
+        guard let old = try get(table, key) else { return }
         try remember(table, key, old: old)
         try base.delete(table, key)
+        current[RecordKey(table: table, key: key)] = .some(nil)
     }
 }
 

@@ -46,64 +46,33 @@ public enum JSON: Equatable, Sendable {
 }
 
 /// A JSON object in document order. A repeated key keeps its first place
-/// and its last value, as Python's `json` does.
-///
-/// Keys and values sit in two arrays side by side. Most objects (request
-/// bodies, answers) have a handful of keys, where a search in order beats
-/// hashing every key into a dictionary (that hashing was a fifth of the
-/// JSON work of a GET answer in perf); an object that grows past
-/// `indexedFrom` keys also keeps a dictionary from key to position.
+/// and its last value, as Python's `json` does. Most objects (request
+/// bodies, answers) have a handful of keys, where `SmallMap`'s search in
+/// order beats hashing each key into a dictionary (that hashing was a fifth
+/// of the JSON work of a GET answer in perf).
 public struct JSONObject: Equatable, Sendable {
-    public private(set) var keys: [String] = []
-    private var values: [JSON] = []
-    private var positions: [String: Int]?
-    static let indexedFrom = 16
+    private var map = SmallMap<String, JSON>()
 
     public init() {}
     public init(_ pairs: [(String, JSON)]) {
-        keys.reserveCapacity(pairs.count)
-        values.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
-    private func position(of key: String) -> Int? {
-        if let positions { return positions[key] }
-        return keys.firstIndex(of: key)
-    }
+    public var keys: [String] { map.keys }
 
     public subscript(key: String) -> JSON? {
-        get { position(of: key).map { values[$0] } }
-        set {
-            if let newValue {
-                if let i = position(of: key) {
-                    values[i] = newValue
-                } else {
-                    keys.append(key)
-                    values.append(newValue)
-                    if positions != nil {
-                        positions![key] = keys.count - 1
-                    } else if keys.count > Self.indexedFrom {
-                        positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-                    }
-                }
-            } else if let i = position(of: key) {
-                keys.remove(at: i)
-                values.remove(at: i)
-                if positions != nil {
-                    positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
-                }
-            }
-        }
+        get { map[key] }
+        set { map[key] = newValue }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    public var count: Int { map.count }
+    public var isEmpty: Bool { map.count == 0 }
     /// Pairs in document order.
-    public var pairs: [(key: String, value: JSON)] { zip(keys, values).map { ($0, $1) } }
+    public var pairs: [(key: String, value: JSON)] { map.pairs }
 
-    /// Same keys in the same order with equal values (the index is derived).
+    /// Same keys in the same order with equal values.
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        a.keys == b.keys && a.values == b.values
+        a.map.keys == b.map.keys && a.map.orderedValues == b.map.orderedValues
     }
 }
 
