@@ -20,6 +20,11 @@ public struct LMDBError: Error, CustomStringConvertible, Sendable, Equatable {
         LMDBError(code: MDB_CORRUPTED, detail: "data.mdb is \(size) bytes, but the pages in use need \(needed): the file was truncated")
     }
 
+    /// A key LMDB cannot hold (empty, or longer than its limit).
+    public static func unstorableKey(_ count: Int) -> LMDBError {
+        LMDBError(code: MDB_BAD_VALSIZE, detail: "a key of \(count) bytes")
+    }
+
     /// The map is full: the environment must grow before the write is retried.
     public var isMapFull: Bool { code == MDB_MAP_FULL }
     /// The environment file was written by an incompatible LMDB version or is not an LMDB file.

@@ -21,7 +21,7 @@ public struct Transaction {
     }
 
     /// The longest key LMDB stores (511 bytes in Debian's build).
-    var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(txn))) }
+    public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(txn))) }
 
     /// Whether `key` is one LMDB could hold. Any other key is simply absent:
     /// a lookup of "" or of 600 bytes (a resource class name no pattern

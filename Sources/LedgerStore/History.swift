@@ -121,15 +121,19 @@ enum LinkVersionKey {
 /// The live projection's store: writes go to the views and, first, into the
 /// undo log, stamped with the event being folded.
 final class RecordingViewStore: ViewStore {
-    let base: LMDBViewStore
+    let target: any FoldTarget
+    let base: any ViewStore
+    let dbs: TableDatabases
     let history: Database
     let links: Database
     /// The event being folded: set it before the first change, and use one
     /// recorder per event.
     var seq: UInt64 = 0
 
-    init(base: LMDBViewStore, history: Database, links: Database) {
-        self.base = base
+    init(target: any FoldTarget, dbs: TableDatabases, history: Database, links: Database) {
+        self.target = target
+        base = target.views
+        self.dbs = dbs
         self.history = history
         self.links = links
     }
@@ -162,10 +166,10 @@ final class RecordingViewStore: ViewStore {
     private func remember(_ table: Table, _ key: String, old: [UInt8]?) throws {
         // Only the first change of a record within an event holds its value before the event.
         guard remembered.add(RecordKey(table: table, key: key), ()) else { return }
-        let (db, k) = VersionKey.colocated(table) ? (base.dbs[table]!, VersionKey.of(key, seq))
+        let (db, k) = VersionKey.colocated(table) ? (dbs[table]!, VersionKey.of(key, seq))
             : table == .providerConsumers ? (links, LinkVersionKey.of(seq, key))
             : (history, HistoryKey.versioned(table, key, seq))
-        try base.txn.put(db, k, old.map { [1] + $0 } ?? [0])
+        try target.put(db, k, old.map { [1] + $0 } ?? [0], append: false)
     }
 
     func put(_ table: Table, _ key: String, _ value: [UInt8]) throws {

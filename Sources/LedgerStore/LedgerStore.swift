@@ -153,7 +153,16 @@ public final class LedgerStore: @unchecked Sendable {
     func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, index: Bool,
                          pending: ((PendingIndex) -> Void)? = nil, in txn: Transaction,
                          then: (Views, UInt64?) throws -> Void = { _, _ in }) throws -> Result<UInt64, Rejection> {
-        let views = Views(LMDBViewStore(txn: txn, dbs: dbs))
+        try decideAndAppend(command, context: context, time: time, after: seq, index: index ? txn : nil, pending: pending,
+                            into: TransactionTarget(txn: txn, dbs: dbs), then: then)
+    }
+
+    /// As above, folding into `target`; `index` is the transaction to write
+    /// the event's index entries into, if any.
+    func decideAndAppend(_ command: Command, context: EventContext, time: Micros, after seq: UInt64, index: Transaction?,
+                         pending: ((PendingIndex) -> Void)?, into target: any FoldTarget,
+                         then: (Views, UInt64?) throws -> Void) throws -> Result<UInt64, Rejection> {
+        let views = Views(target.views)
         let decision: Result<[EventPayload], Rejection>
         do {
             decision = try decide(command, views: views)
@@ -171,7 +180,7 @@ public final class LedgerStore: @unchecked Sendable {
             do {
                 for payload in payloads {
                     s += 1
-                    try append(Event(seq: s, time: time, context: context, payload: payload), index: index, pending: pending, in: txn)
+                    try append(Event(seq: s, time: time, context: context, payload: payload), index: index, pending: pending, into: target)
                 }
             } catch let e as LMDBError where e.isMapFull {
                 throw e
@@ -211,13 +220,19 @@ public final class LedgerStore: @unchecked Sendable {
     /// takes them through `pending`, worked out from the views at hand.
     func append(_ event: Event, stored: [UInt8]? = nil, index: Bool = false,
                 pending: ((PendingIndex) -> Void)? = nil, in txn: Transaction) throws {
-        try txn.put(log, LedgerStore.key(event.seq), stored ?? event.encoded(), append: true)
-        let base = LMDBViewStore(txn: txn, dbs: dbs)
-        let entries = index || pending != nil ? try indexEntries(event, before: Views(base)) : []
-        let recorder = RecordingViewStore(base: base, history: history, links: linkVersions!)
+        try append(event, stored: stored, index: index ? txn : nil, pending: pending, into: TransactionTarget(txn: txn, dbs: dbs))
+    }
+
+    /// As above, folding into `target`; `index` is the transaction to write
+    /// the event's index entries into, if any.
+    func append(_ event: Event, stored: [UInt8]? = nil, index: Transaction?,
+                pending: ((PendingIndex) -> Void)?, into target: any FoldTarget) throws {
+        try target.put(log, LedgerStore.key(event.seq), stored ?? event.encoded(), append: true)
+        let entries = index != nil || pending != nil ? try indexEntries(event, before: Views(target.views)) : []
+        let recorder = RecordingViewStore(target: target, dbs: dbs, history: history, links: linkVersions!)
         recorder.seq = event.seq
         try apply(event, to: Views(recorder))
-        if index { try writeIndex(event.seq, event.time, entries, in: txn) }
+        if let index { try writeIndex(event.seq, event.time, entries, in: index) }
         pending?(PendingIndex(seq: event.seq, time: event.time, entries: entries))
     }
 

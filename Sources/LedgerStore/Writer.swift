@@ -13,11 +13,21 @@ public enum WriteOutcome<T: Sendable>: Sendable {
     case failed(String)
 }
 
-/// The single writer with group commit: one dedicated thread takes every
-/// command waiting, decides each in arrival order against the views as the
-/// ones before it left them, appends and applies the accepted ones, commits
-/// once (fsync), and only then answers them all. Between commits it folds
-/// the event and time indexes in behind the log (Indexer.swift).
+/// The single writer with group commit, in two threads.
+///
+/// `ledger-decide` takes commands in arrival order and decides each against
+/// the views as the commands before it left them: the committed snapshot
+/// plus the changes not yet committed (`StagedViews`). It stages what the
+/// accepted ones write (the log record, the views, the undo entries) and
+/// gathers them into a batch. `ledger-writer` writes the gathered batch in
+/// one transaction and commits it (fsync), and only then are its commands
+/// answered. While it commits, the next batch is being decided; it is
+/// handed over as soon as the commit is done. Between commits the writer
+/// folds the event and time indexes in behind the log (Indexer.swift).
+///
+/// A commit that fails (disk full, I/O error) fails its commands; the
+/// batch decided on top of it is dropped and decided again against what is
+/// committed, so no answer ever rests on a change that was not written.
 public final class Writer: @unchecked Sendable {
     private struct Item {
         let command: Command
@@ -27,15 +37,32 @@ public final class Writer: @unchecked Sendable {
         let finish: (Bool, String?) -> Void  // after commit: committed?, error
     }
 
+    /// A decided batch: its commands (accepted or refused), what the
+    /// accepted ones write, and the log's last sequence before and after.
+    private struct Batch {
+        var items: [Item] = []
+        var writes: [StagedWrite] = []
+        var entries: [PendingIndex] = []
+        var before: UInt64
+        var last: UInt64
+    }
+
     private let store: LedgerStore
     private let clock: @Sendable () -> Micros
-    private let cond = NSCondition()
+    private let cond = Handoff()
+    // Guarded by `cond`:
     private var queue: [Item] = []
+    /// The batch handed to the committer, until it is committed or failed.
+    private var handed: Batch?
+    /// How the handed batch ended (nil: committed), for the decider to take.
+    private var ended: String??
     private var stopping = false
-    private var thread: Thread?
+    private var decidingDone = false
     private var stopped = false
+    private var threads: [Thread] = []
     /// Called after each commit with the new last sequence (the live feed).
     private let onCommit: (@Sendable (UInt64) -> Void)?
+    // The committer's own:
     /// Events written and not yet in the event and time indexes (Indexer.swift),
     /// and the entries worked out for them as they were folded (oldest first).
     private var unindexed: UInt64
@@ -50,16 +77,32 @@ public final class Writer: @unchecked Sendable {
     static let runwayMinimum = 2 << 20
     static let runwayTarget = 4 << 20
 
-    public init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
-                onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+    /// Tests only: runs before each handed batch is written (counting from
+    /// 1); a throw fails that commit as a full disk would.
+    private let beforeCommit: ((Int) throws -> Void)?
+    private var batchesHanded = 0
+    /// Commands decided, and decided again after the batch under them failed (guarded by `cond`).
+    private var decidedCount = 0, redecidedCount = 0
+
+    public convenience init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
+                            onCommit: (@Sendable (UInt64) -> Void)? = nil) {
+        self.init(store: store, clock: clock, onCommit: onCommit, beforeCommit: nil)
+    }
+
+    init(store: LedgerStore, clock: @escaping @Sendable () -> Micros = Writer.systemClock,
+         onCommit: (@Sendable (UInt64) -> Void)? = nil, beforeCommit: ((Int) throws -> Void)?) {
         self.store = store
         self.clock = clock
         self.onCommit = onCommit
+        self.beforeCommit = beforeCommit
         unindexed = (try? store.unindexedCount()) ?? 0
-        let t = Thread { [unowned self] in self.loop() }
-        t.name = "ledger-writer"
-        thread = t
-        t.start()
+        let decider = Thread { [unowned self] in self.decideLoop() }
+        decider.name = "ledger-decide"
+        let committer = Thread { [unowned self] in self.commitLoop() }
+        committer.name = "ledger-writer"
+        threads = [decider, committer]
+        decider.start()
+        committer.start()
     }
 
     /// Wall-clock UTC microseconds.
@@ -69,7 +112,7 @@ public final class Writer: @unchecked Sendable {
 
     /// Submits a command and waits for the commit that holds it.
     /// - Parameter read: runs right after the command's events are applied,
-    ///   in the write transaction, to capture what the response shows.
+    ///   against the views as they then stand, to capture what the response shows.
     public func submit<T: Sendable>(_ command: Command, context: EventContext,
                                     read: @escaping @Sendable (Views) throws -> T) async -> WriteOutcome<T> {
         return await withCheckedContinuation { (cont: CheckedContinuation<WriteOutcome<T>, Never>) in
@@ -94,42 +137,196 @@ public final class Writer: @unchecked Sendable {
                 return
             }
             queue.append(item)
-            cond.signal()
+            cond.wake(.decider)
             cond.unlock()
         }
     }
 
-    /// Stops taking commands, commits what is queued, and ends the thread.
+    /// Stops taking commands, commits what is queued, and ends the threads.
     public func stop() {
         cond.lock()
         stopping = true
-        cond.broadcast()
-        while !stopped { cond.wait() }
+        cond.wake(.decider)
+        while !stopped { cond.wait(.stopper) }
         cond.unlock()
     }
 
-    private func loop() {
+    /// Commands decided so far, and how many of those were decisions taken
+    /// again because the batch under them failed to commit.
+    var decisions: (all: Int, again: Int) {
+        cond.lock()
+        defer { cond.unlock() }
+        return (decidedCount, redecidedCount)
+    }
+
+    // MARK: deciding
+
+    private func decideLoop() {
+        Writer.nameThisThread("ledger-decide")
+        let staged = StagedViews(dbs: store.dbs, maxKeySize: (try? store.env.read { $0.maxKeySize }) ?? 511)
+        var waiting: [Item] = []
+        var next = 0  // the first of `waiting` not decided yet
+        var gathering = Batch(before: 0, last: 0)
+        var inFlight = false
+        var lastTime: Micros = 0
+        func restart() {
+            let last = (try? store.lastSequence()) ?? 0
+            gathering = Batch(before: last, last: last)
+        }
+        restart()
+        while true {
+            cond.lock()
+            while queue.isEmpty && ended == nil && next == waiting.count
+                    && (inFlight || gathering.items.isEmpty) && !(stopping && !inFlight) {
+                cond.wait(.decider)
+            }
+            if !queue.isEmpty {
+                waiting.removeFirst(next)
+                next = 0
+                waiting += queue
+                queue = []
+            }
+            let result = ended
+            ended = nil
+            let done = stopping && !inFlight && gathering.items.isEmpty && next == waiting.count && result == nil
+            if done {
+                decidingDone = true
+                cond.wake(.committer)
+            }
+            cond.unlock()
+            if done { return }
+
+            if let result {
+                inFlight = false
+                staged.committed()
+                if result != nil {
+                    // Decided on top of a batch that is not on disk: decide them again.
+                    staged.dropGathered()
+                    cond.lock()
+                    redecidedCount += gathering.items.count
+                    cond.unlock()
+                    waiting = gathering.items + waiting[next...]
+                    next = 0
+                    restart()
+                }
+            }
+            if !inFlight && !gathering.items.isEmpty {
+                gathering.writes = staged.handOver()
+                let batch = gathering
+                gathering = Batch(before: batch.last, last: batch.last)
+                inFlight = true
+                cond.lock()
+                handed = batch
+                cond.wake(.committer)
+                cond.unlock()
+            }
+            if next < waiting.count {
+                let item = waiting[next]
+                next += 1
+                lastTime = max(lastTime, clock())
+                decide(item, at: lastTime, into: &gathering, staged)
+                cond.lock()
+                decidedCount += 1
+                cond.unlock()
+            }
+        }
+    }
+
+    /// Decides one command on top of what is staged and gathers it.
+    private func decide(_ item: Item, at time: Micros, into batch: inout Batch, _ staged: StagedViews) {
+        var entries: [PendingIndex] = []
+        do {
+            let outcome = try store.env.read { txn in
+                staged.base = LMDBViewStore(txn: txn, dbs: store.dbs)
+                defer { staged.base = nil }
+                return try store.decideAndAppend(item.command, context: item.context, time: time, after: batch.last, index: nil,
+                                                 pending: { entries.append($0) }, into: StagedTarget(staged: staged), then: item.run)
+            }
+            switch outcome {
+            case .failure(let rejection):
+                staged.dropCommand()
+                item.reject(rejection)
+            case .success(let last):
+                staged.keepCommand()
+                batch.last = last
+                batch.entries += entries
+            }
+        } catch {
+            // A bug in a fold, or a record LMDB cannot hold: refuse this command alone.
+            staged.dropCommand()
+            let failure = (error as? FoldFailure).map { "\($0)" } ?? "\(error)"
+            item.reject(Rejection(500, "internal error applying the change: \(failure)"))
+        }
+        batch.items.append(item)
+    }
+
+    // MARK: committing
+
+    private func commitLoop() {
         Writer.nameThisThread("ledger-writer")
         store.env.keepRunway(minimum: Writer.runwayMinimum, target: Writer.runwayTarget)
         while true {
             cond.lock()
-            if queue.isEmpty && !stopping && indexPending {
-                _ = cond.wait(until: Date(timeIntervalSinceNow: Writer.indexIdle))
+            if handed == nil && !decidingDone && indexPending {
+                cond.wait(.committer, seconds: Writer.indexIdle)
             }
-            while queue.isEmpty && !stopping && !indexPending { cond.wait() }
-            let batch = queue
-            queue = []
-            let ending = stopping && batch.isEmpty
+            while handed == nil && !decidingDone && !indexPending { cond.wait(.committer) }
+            let batch = handed
+            let ending = decidingDone && batch == nil
             cond.unlock()
-            if !batch.isEmpty { commit(batch) }
-            if indexPending && (unindexed >= Writer.indexLag || batch.isEmpty) { catchUpIndex() }
+            if let batch {
+                batchesHanded += 1
+                let failure: String?
+                do {
+                    try beforeCommit?(batchesHanded)
+                    failure = commit(batch)
+                } catch {
+                    failure = "\(error)"
+                }
+                cond.lock()
+                handed = nil
+                ended = .some(failure)
+                cond.wake(.decider)
+                cond.unlock()
+                for item in batch.items { item.finish(failure == nil, failure) }
+                if failure == nil, batch.last > batch.before {
+                    unindexed += batch.last - batch.before
+                    pendingIndex += batch.entries
+                    indexFailed = false
+                    onCommit?(batch.last)
+                }
+            }
+            if indexPending && (unindexed >= Writer.indexLag || batch == nil) { catchUpIndex() }
             store.env.keepRunway(minimum: Writer.runwayMinimum, target: Writer.runwayTarget)
             if ending && !indexPending {
                 cond.lock()
                 stopped = true
-                cond.broadcast()
+                cond.wake(.stopper)
                 cond.unlock()
                 return
+            }
+        }
+    }
+
+    /// Writes a decided batch and commits it; nil, or why it failed.
+    private func commit(_ batch: Batch) -> String? {
+        guard !batch.writes.isEmpty else { return nil }
+        var attempts = 0
+        while true {
+            do {
+                try store.env.write { txn in
+                    let last = try store.lastSequence(txn)
+                    guard last == batch.before else {
+                        throw WriterInconsistency(description: "the batch was decided after event \(batch.before), the log ends at \(last)")
+                    }
+                    try txn.write(batch.writes)
+                }
+                return nil
+            } catch let e as LMDBError where e.isMapFull && attempts < 3 {
+                attempts += 1
+                try? store.env.growIfNeeded(reserve: store.env.mapSize)
+            } catch {
+                return "\(error)"
             }
         }
     }
@@ -164,74 +361,12 @@ public final class Writer: @unchecked Sendable {
             if pendingIndex.count > 100_000 { pendingIndex = [] }
         }
     }
-
-    private func commit(_ batch: [Item]) {
-        var batch = batch
-        var failure: String?
-        var last: UInt64 = 0
-        var wrote = false
-        var attempts = 0
-        var before: UInt64 = 0
-        var entries: [PendingIndex] = []
-        while attempts < 3 + batch.count {
-            attempts += 1
-            entries.removeAll(keepingCapacity: true)
-            do {
-                (before, last, wrote) = try store.env.write { txn in try self.run(batch, in: txn) { entries.append($0) } }
-                failure = nil
-                break
-            } catch let e as BatchItemFailed {
-                // A bug in a fold: refuse that command alone and commit the others without it.
-                batch[e.index].reject(Rejection(500, "internal error applying the change: \(e.failure)"))
-                batch[e.index].finish(false, "\(e.failure)")
-                batch.remove(at: e.index)
-                failure = nil
-                if batch.isEmpty { return }
-            } catch let e as LMDBError where e.isMapFull {
-                try? store.env.growIfNeeded(reserve: store.env.mapSize)
-                failure = e.description
-            } catch {
-                failure = "\(error)"
-                break
-            }
-        }
-        for item in batch { item.finish(failure == nil, failure) }
-        if failure == nil, wrote {
-            unindexed += last - before
-            pendingIndex += entries
-            indexFailed = false
-            onCommit?(last)
-        }
-    }
-
-    /// Decides and applies every command of the batch in one transaction.
-    private func run(_ batch: [Item], in txn: Transaction, pending: @escaping (PendingIndex) -> Void) throws -> (UInt64, UInt64, Bool) {
-        let start = try store.lastSequence(txn)
-        var seq = start
-        var wrote = false
-        let now = clock()
-        for (index, item) in batch.enumerated() {
-            let outcome: Result<UInt64, Rejection>
-            do {
-                outcome = try store.decideAndAppend(item.command, context: item.context, time: now, after: seq, index: false, pending: pending, in: txn, then: item.run)
-            } catch let f as FoldFailure {
-                throw BatchItemFailed(index: index, failure: f)
-            }
-            switch outcome {
-            case .failure(let rejection):
-                item.reject(rejection)
-            case .success(let newSeq):
-                if newSeq != seq { wrote = true }
-                seq = newSeq
-            }
-        }
-        return (start, seq, wrote)
-    }
 }
 
-private struct BatchItemFailed: Error {
-    let index: Int
-    let failure: FoldFailure
+/// A batch met a log other than the one it was decided on: a bug, refused
+/// rather than written.
+private struct WriterInconsistency: Error, CustomStringConvertible {
+    let description: String
 }
 
 private final class OutcomeBox<T: Sendable>: @unchecked Sendable {

@@ -60,8 +60,9 @@ public final class PlacementAPI: Sendable {
     }
 
     /// Sends a command through the group-commit writer and waits for its
-    /// durable commit. `after` runs in the write transaction right after the
-    /// command's events, to capture what the response shows. The sequence is
+    /// durable commit. `after` runs right after the command's events are
+    /// folded, on the views as they then stand, to capture what the response
+    /// shows. The sequence is
     /// nil when the command changed nothing.
     private func submit<T: Sendable>(_ command: Command, _ request: PlacementRequest,
                                      after: @escaping @Sendable (Views) throws -> T) async throws -> (sequence: UInt64?, value: T) {

@@ -174,6 +174,78 @@ func currentGeneration(_ store: LedgerStore) -> (String) -> Int64 {
         #expect(try LogFold.verify(store).differences.isEmpty)
     }
 
+    /// Commands from many tasks at once: batches are decided while the one
+    /// before them commits, on top of its staged changes. The views still
+    /// equal a fold of the log, and every accepted command's event is there.
+    @Test(arguments: [11, 12] as [UInt64])
+    func concurrentCommandsFoldLikeTheLog(seed: UInt64) async throws {
+        let store = try LedgerStore(path: tempPath("concurrent"))
+        let writer = Writer(store: store)
+        let outcomes = await withTaskGroup(of: [UInt64?].self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var rng = SeededRandom(state: seed &* 100 &+ UInt64(task))
+                    var seqs: [UInt64?] = []
+                    for _ in 0..<60 {
+                        let outcome = await writer.submit(randomCommand(&rng, generation: currentGeneration(store)), context: ctx) { _ in () }
+                        if case .accepted(let seq, _) = outcome { seqs.append(seq) }
+                        if case .failed(let why) = outcome { Issue.record("write failed: \(why)") }
+                    }
+                    return seqs
+                }
+            }
+            return await group.reduce(into: [UInt64?]()) { $0 += $1 }
+        }
+        let (all, again) = writer.decisions
+        writer.stop()
+        #expect(all == 480 && again == 0)
+        let written = outcomes.compactMap { $0 }
+        #expect(written.count > 100, "accepted commands that wrote events: \(written.count)")
+        #expect(Set(written).count == written.count, "two commands answered with the same event")
+        let last = try store.lastSequence()
+        for seq in written {
+            let raw = try store.rawEvent(seq)
+            #expect(seq <= last && raw != nil)
+        }
+        #expect(try LogFold.verify(store).differences.isEmpty)
+    }
+
+    /// A batch decided on top of one whose commit fails is decided again
+    /// against what is on disk: here the allocation that needed the failed
+    /// inventory is refused, not written over a gap.
+    @Test func aFailedCommitDecidesTheNextBatchAgain() async throws {
+        struct DiskFull: Error {}
+        let store = try LedgerStore(path: tempPath("redecide"))
+        let release = DispatchSemaphore(value: 0)
+        let writer = Writer(store: store, beforeCommit: { batch in
+            guard batch == 2 else { return }
+            release.wait()
+            throw DiskFull()
+        })
+        guard case .accepted = await writer.submit(.createProvider(uuid: rp1, name: "a", parent: nil), context: ctx, read: { _ in () }) else {
+            Issue.record("creating the provider failed")
+            return
+        }
+        let inventory = Task {
+            await writer.submit(.setInventories(provider: rp1, generation: 0, inventories: [("VCPU", InventoryRecord(total: 10))],
+                                                reservedMayEqualTotal: true), context: ctx) { _ in () }
+        }
+        while writer.decisions.all < 2 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let allocation = Task { await writer.submit(alloc(c1, [(rp1, [("VCPU", 2)])]), context: ctx) { _ in () } }
+        // The allocation is decided (accepted, on the staged inventory) while batch 2 waits.
+        while writer.decisions.all < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
+        release.signal()
+        let first = await inventory.value
+        let second = await allocation.value
+        guard case .failed = first else { Issue.record("the inventory's commit should fail: \(first)"); return }
+        guard case .rejected(let why) = second else { Issue.record("the allocation should be refused: \(second)"); return }
+        #expect(why.detail.contains("VCPU"), "\(why.detail)")
+        #expect(writer.decisions.again == 1)
+        writer.stop()
+        #expect(try store.lastSequence() == 1)
+        #expect(try LogFold.verify(store).differences.isEmpty)
+    }
+
     /// verify names each way the stored views can part from the log: a
     /// record that differs, one that is missing, one the log never made.
     @Test func verifyFindsViewsThatDisagreeWithTheLog() async throws {
