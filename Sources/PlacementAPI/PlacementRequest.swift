@@ -139,6 +139,10 @@ struct PlacementResponse: Sendable {
     static func json(_ body: JSON, sequence: UInt64, status: Int = 200, lastModified: Micros? = nil) -> PlacementResponse {
         PlacementResponse(status: status, body: body, lastModified: lastModified, sequence: sequence, cacheHeaders: true)
     }
+    /// A JSON answer already written (as `JSONWriter` writes it).
+    static func json(bytes: [UInt8], sequence: UInt64, lastModified: Micros? = nil) -> PlacementResponse {
+        PlacementResponse(body: nil, lastModified: lastModified, sequence: sequence, cacheHeaders: true, raw: (bytes, "application/json"))
+    }
     static func empty(_ status: Int, sequence: UInt64) -> PlacementResponse {
         PlacementResponse(status: status, body: nil, sequence: sequence)
     }

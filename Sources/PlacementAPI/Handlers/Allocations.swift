@@ -24,12 +24,69 @@ extension PlacementAPI {
         return .object(o)
     }
 
+    /// The bytes `JSONWriter` makes of `consumerAllocationsJSON`, written
+    /// straight from the record. Nova reads a consumer's allocations more
+    /// than anything else; building the JSON tree and then walking it was a
+    /// third of this answer's own CPU (perf of the GET scenario).
+    public static func consumerAllocationsBytes(_ c: ConsumerRecord?, _ views: Views, version: Microversion) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        func key(_ k: String) {
+            JSONWriter.writeString(k, into: &out)
+            out.append(contentsOf: ": ".utf8)
+        }
+        func int(_ i: Int64) { out.append(contentsOf: String(i).utf8) }
+        out.append(contentsOf: "{".utf8)
+        key("allocations")
+        out.append(contentsOf: "{".utf8)
+        if let c {
+            for (n, rp) in c.allocations.keys.sorted().enumerated() {
+                if n > 0 { out.append(contentsOf: ", ".utf8) }
+                key(rp)
+                out.append(contentsOf: "{".utf8)
+                key("resources")
+                out.append(contentsOf: "{".utf8)
+                for (m, (rc, amount)) in c.allocations[rp]!.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if m > 0 { out.append(contentsOf: ", ".utf8) }
+                    key(rc)
+                    int(amount)
+                }
+                out.append(contentsOf: "}, ".utf8)
+                key("generation")
+                int(try views.providerGeneration(rp) ?? 0)
+                out.append(contentsOf: "}".utf8)
+            }
+        }
+        out.append(contentsOf: "}".utf8)
+        if let c, !c.allocations.isEmpty, version.atLeast(12) {
+            out.append(contentsOf: ", ".utf8)
+            key("project_id")
+            JSONWriter.writeString(c.project, into: &out)
+            out.append(contentsOf: ", ".utf8)
+            key("user_id")
+            JSONWriter.writeString(c.user, into: &out)
+            if version.atLeast(28) {
+                out.append(contentsOf: ", ".utf8)
+                key("consumer_generation")
+                int(c.generation)
+            }
+            if version.atLeast(38) {
+                out.append(contentsOf: ", ".utf8)
+                key("consumer_type")
+                JSONWriter.writeString(c.consumerType ?? "unknown", into: &out)
+            }
+        }
+        out.append(contentsOf: "}".utf8)
+        return out
+    }
+
     static let consumerAllocations: ReadHandler = { api, req in
         try req.checkAccept()
         try req.authorize("placement:allocations:list")
         return try api.read(req) { views, seq in
             let c = try views.consumer(req.param("consumer_uuid"))
-            return .json(try consumerAllocationsJSON(c, views, version: req.version), sequence: seq, lastModified: c?.updated ?? nowMicros())
+            return .json(bytes: try consumerAllocationsBytes(c, views, version: req.version), sequence: seq,
+                         lastModified: c?.updated ?? nowMicros())
         }
     }
 
