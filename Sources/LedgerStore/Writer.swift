@@ -71,6 +71,8 @@ public final class Writer: @unchecked Sendable {
     /// command has come for `indexIdle`: a few hundred events share the
     /// pages of one index commit, and no request waits for it.
     static let indexLag: UInt64 = 256
+    /// The most commands the decider gathers while more wait and the committer is free.
+    static let batchLimit = 64
     static let indexIdle = 0.05
     /// Zero pages kept ready past the data (`Environment.keepRunway`): at
     /// least 2 MiB, topped up to 4 MiB, between commits.
@@ -210,7 +212,10 @@ public final class Writer: @unchecked Sendable {
                     restart()
                 }
             }
-            if !inFlight && !gathering.items.isEmpty {
+            // The committer is free: hand over once every command that has
+            // arrived is decided (one commit for all of them rather than a
+            // commit for the first and another for the rest), or at `batchLimit`.
+            if !inFlight && !gathering.items.isEmpty && (next == waiting.count || gathering.items.count >= Writer.batchLimit) {
                 gathering.writes = staged.handOver()
                 let batch = gathering
                 gathering = Batch(before: batch.last, last: batch.last)
