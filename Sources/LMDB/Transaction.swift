@@ -21,12 +21,12 @@ public struct Transaction {
     }
 
     /// The longest key LMDB stores (511 bytes in Debian's build).
-    public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(txn))) }
+    var maxKeySize: Int { Int(mdb_env_get_maxkeysize(mdb_txn_env(txn))) }
 
     /// Whether `key` is one LMDB could hold. Any other key is simply absent:
     /// a lookup of "" or of 600 bytes (a resource class name no pattern
     /// bounded) finds nothing, where LMDB itself would fail with MDB_BAD_VALSIZE.
-    func storable(_ key: [UInt8]) -> Bool { !key.isEmpty && key.count <= maxKeySize }
+    public func storable(_ key: [UInt8]) -> Bool { !key.isEmpty && key.count <= maxKeySize }
 
     /// The value under `key`, or nil.
     public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {

@@ -51,8 +51,6 @@ final class StagedViews: ViewStore {
     let dbs: TableDatabases
     /// The committed snapshot; set for each command, inside its read transaction.
     var base: LMDBViewStore?
-    /// The longest LMDB key: a staged write must not fail only at commit.
-    private let maxKeySize: Int
 
     private var committing = StagedViews.emptyLayer()
     private var gathering = StagedViews.emptyLayer()
@@ -61,9 +59,8 @@ final class StagedViews: ViewStore {
     private(set) var gatheredWrites: [StagedWrite] = []
     private var commandWrites: [StagedWrite] = []
 
-    init(dbs: TableDatabases, maxKeySize: Int) {
+    init(dbs: TableDatabases) {
         self.dbs = dbs
-        self.maxKeySize = maxKeySize
     }
 
     // MARK: layers
@@ -137,10 +134,11 @@ final class StagedViews: ViewStore {
         return merged.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map { ($0.key, $0.value) }
     }
 
-    /// A raw write of the command being decided. A key LMDB could not hold
-    /// fails here, in the command's own fold, as it would in a transaction.
+    /// A raw write of the command being decided (always inside its read
+    /// transaction). A key LMDB could not hold fails here, in the command's
+    /// own fold, as it would in a write transaction, not at the commit.
     func stage(_ db: Database, _ key: [UInt8], _ value: [UInt8]?, append: Bool) throws {
-        guard !key.isEmpty && key.count <= maxKeySize else { throw LMDBError.unstorableKey(key.count) }
+        guard base!.txn.storable(key) else { throw LMDBError.unstorableKey(key.count) }
         commandWrites.append(StagedWrite(db: db, key: key, value: value, append: append))
     }
 }

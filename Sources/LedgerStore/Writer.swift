@@ -165,7 +165,7 @@ public final class Writer: @unchecked Sendable {
 
     private func decideLoop() {
         Writer.nameThisThread("ledger-decide")
-        let staged = StagedViews(dbs: store.dbs, maxKeySize: (try? store.env.read { $0.maxKeySize }) ?? 511)
+        let staged = StagedViews(dbs: store.dbs)
         var waiting: [Item] = []
         var next = 0  // the first of `waiting` not decided yet
         var gathering = Batch(before: 0, last: 0)
