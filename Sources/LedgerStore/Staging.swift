@@ -126,12 +126,8 @@ final class StagedViews: ViewStore {
     }
 
     func scan(_ table: Table, prefix: String) throws -> [(key: String, value: [UInt8])] {
-        var merged: [String: [UInt8]] = [:]
-        for (k, v) in try base!.scan(table, prefix: prefix) { merged[k] = v }
-        for layer in [committing, gathering, command] {
-            for (k, change) in layer[table.ordinal] where k.hasPrefix(prefix) { merged[k] = change }
-        }
-        return merged.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map { ($0.key, $0.value) }
+        let t = table.ordinal
+        return overlaidScan(try base!.scan(table, prefix: prefix), [committing[t], gathering[t], command[t]], prefix: prefix)
     }
 
     /// A raw write of the command being decided (always inside its read
