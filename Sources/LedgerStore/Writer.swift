@@ -154,7 +154,9 @@ public final class Writer: @unchecked Sendable {
     }
 
     /// Commands decided so far, and how many of those were decisions taken
-    /// again because the batch under them failed to commit.
+    /// again because the batch under them failed to commit. A command is
+    /// counted at the top of the decider's next pass, so before the pass
+    /// that hands its batch over: every answered command is counted.
     var decisions: (all: Int, again: Int) {
         cond.lock()
         defer { cond.unlock() }
@@ -171,6 +173,7 @@ public final class Writer: @unchecked Sendable {
         var gathering = Batch(before: 0, last: 0)
         var inFlight = false
         var lastTime: Micros = 0
+        var decidedUncounted = 0  // added to `decidedCount` under the lock the loop takes anyway
         func restart() {
             let last = (try? store.lastSequence()) ?? 0
             gathering = Batch(before: last, last: last)
@@ -178,6 +181,8 @@ public final class Writer: @unchecked Sendable {
         restart()
         while true {
             cond.lock()
+            decidedCount += decidedUncounted
+            decidedUncounted = 0
             while queue.isEmpty && ended == nil && next == waiting.count
                     && (inFlight || gathering.items.isEmpty) && !(stopping && !inFlight) {
                 cond.wait(.decider)
@@ -230,9 +235,7 @@ public final class Writer: @unchecked Sendable {
                 next += 1
                 lastTime = max(lastTime, clock())
                 decide(item, at: lastTime, into: &gathering, staged)
-                cond.lock()
-                decidedCount += 1
-                cond.unlock()
+                decidedUncounted += 1
             }
         }
     }
