@@ -6,6 +6,29 @@ import Testing
 /// Answers written straight to bytes are the bytes `JSONWriter` makes of
 /// the JSON tree the same handler built before.
 @Suite struct AnswerBytesTests {
+    /// The model: GET /allocations/{consumer_uuid} as a JSON tree, the way
+    /// the handler built it before it wrote bytes. The dict format at every
+    /// version; project and user from 1.12, consumer generation from 1.28,
+    /// type from 1.38.
+    static func consumerAllocationsJSON(_ c: ConsumerRecord?, _ views: Views, version: Microversion) throws -> JSON {
+        var allocs = JSONObject()
+        guard let c, !c.allocations.isEmpty else { return ["allocations": .object(allocs)] }
+        for rp in c.allocations.keys.sorted() {
+            let gen = try views.providerGeneration(rp) ?? 0
+            var res = JSONObject()
+            for (rc, n) in c.allocations[rp]!.sorted(by: { $0.key < $1.key }) { res[rc] = .int(n) }
+            allocs[rp] = .object(JSONObject([("resources", .object(res)), ("generation", .int(gen))]))
+        }
+        var o = JSONObject([("allocations", .object(allocs))])
+        if version.atLeast(12) {
+            o["project_id"] = .string(c.project)
+            o["user_id"] = .string(c.user)
+            if version.atLeast(28) { o["consumer_generation"] = .int(c.generation) }
+            if version.atLeast(38) { o["consumer_type"] = .string(c.consumerType ?? "unknown") }
+        }
+        return .object(o)
+    }
+
     @Test func consumerAllocationsBytesAreTheTreeWritten() throws {
         let store = MemoryViewStore()
         let views = Views(store)
@@ -34,7 +57,7 @@ import Testing
         for c in consumers {
             for minor in 0...Microversion.max.minor {
                 let version = Microversion(1, minor)
-                let tree = JSONWriter.bytes(try PlacementAPI.consumerAllocationsJSON(c, views, version: version))
+                let tree = JSONWriter.bytes(try Self.consumerAllocationsJSON(c, views, version: version))
                 let direct = try PlacementAPI.consumerAllocationsBytes(c, views, version: version)
                 if direct != tree {
                     Issue.record("1.\(minor): \(String(decoding: direct, as: UTF8.self)) is not \(String(decoding: tree, as: UTF8.self))")

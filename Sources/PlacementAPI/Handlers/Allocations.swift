@@ -4,30 +4,11 @@ import PlacementJSON
 extension PlacementAPI {
     /// GET /allocations/{consumer_uuid}: the dict format at every version;
     /// project and user from 1.12, consumer generation from 1.28, type from 1.38.
+    /// Written straight from the record: nova reads a consumer's allocations
+    /// more than anything else, and building a JSON tree and then walking it
+    /// was a third of this answer's own CPU (perf of the GET scenario). The
+    /// tree it replaced is the model `AnswerBytesTests` checks it against.
     /// Public for the micro-benchmarks (tools/benchmarks).
-    public static func consumerAllocationsJSON(_ c: ConsumerRecord?, _ views: Views, version: Microversion) throws -> JSON {
-        var allocs = JSONObject()
-        guard let c, !c.allocations.isEmpty else { return ["allocations": .object(allocs)] }
-        for rp in c.allocations.keys.sorted() {
-            let gen = try views.providerGeneration(rp) ?? 0
-            var res = JSONObject()
-            for (rc, n) in c.allocations[rp]!.sorted(by: { $0.key < $1.key }) { res[rc] = .int(n) }
-            allocs[rp] = .object(JSONObject([("resources", .object(res)), ("generation", .int(gen))]))
-        }
-        var o = JSONObject([("allocations", .object(allocs))])
-        if version.atLeast(12) {
-            o["project_id"] = .string(c.project)
-            o["user_id"] = .string(c.user)
-            if version.atLeast(28) { o["consumer_generation"] = .int(c.generation) }
-            if version.atLeast(38) { o["consumer_type"] = .string(c.consumerType ?? "unknown") }
-        }
-        return .object(o)
-    }
-
-    /// The bytes `JSONWriter` makes of `consumerAllocationsJSON`, written
-    /// straight from the record. Nova reads a consumer's allocations more
-    /// than anything else; building the JSON tree and then walking it was a
-    /// third of this answer's own CPU (perf of the GET scenario).
     public static func consumerAllocationsBytes(_ c: ConsumerRecord?, _ views: Views, version: Microversion) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320)

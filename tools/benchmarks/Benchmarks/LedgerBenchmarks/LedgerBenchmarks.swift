@@ -204,12 +204,12 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("GET /allocations/{c} body (JSON tree + bytes)") { benchmark in
+    Benchmark("GET /allocations/{c} body bytes") { benchmark in
         let ledger = try sharedMemoryLedger()
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             let c = try ledger.views.consumer(consumerUUID(0))
-            blackHole(JSONWriter.bytes(try PlacementAPI.consumerAllocationsJSON(c, ledger.views, version: Microversion(1, 12))))
+            blackHole(try PlacementAPI.consumerAllocationsBytes(c, ledger.views, version: Microversion(1, 12)))
         }
     }
 
