@@ -63,7 +63,7 @@ public final class Environment: @unchecked Sendable {
 
     /// Flushes and closes the environment. Further use is a programming error.
     public func close() {
-        gate.withExclusive { mdb_env_sync(env, 1) }
+        _ = gate.withExclusive { mdb_env_sync(env, 1) }
     }
 
     /// Opens (or creates, on a writable environment) a named database.

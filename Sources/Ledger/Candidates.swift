@@ -116,7 +116,7 @@ public enum CandidateSearch {
     public static func search(_ q: CandidateQuery, providers list: [ProviderRecord],
                               classExists: (String) throws -> Bool,
                               traitExists: (String) throws -> Bool) throws -> CandidateAnswer {
-        var ctx = Context(providers: list)
+        let ctx = Context(providers: list)
 
         // Request-wide: root_required narrows the anchors.
         var anchorRoots: Set<String>?

@@ -25,8 +25,10 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
             PlacementError.badRequest("content-length header must be an integer"))
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
+        // The write completes on this channel's event loop, where the context may be used.
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            context.close(promise: nil)
+            bound.value.close(promise: nil)
         }
     }
 }
