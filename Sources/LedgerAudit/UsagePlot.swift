@@ -24,13 +24,15 @@ public enum UsagePlot {
         func x(_ t: Micros) -> Double { left + (Double(t) - t0) / (t1 - t0) * plotWidth }
         for (i, rc) in classes.enumerated() {
             let y0 = top + Double(i) * (panelHeight + gap) + 16
-            let maxValue = max(1, points.map { max(Double($0.usages[rc] ?? 0), $0.capacity[rc] ?? 0) }.max() ?? 1) * 1.1
+            // Ticks at quarters of the largest value; the panel 10% taller than it.
+            let highest = max(1, points.map { max(Double($0.usages[rc] ?? 0), $0.capacity[rc] ?? 0) }.max() ?? 1)
+            let maxValue = highest * 1.1
             func y(_ v: Double) -> Double { y0 + panelHeight - v / maxValue * panelHeight }
             out += "<text x=\"\(left)\" y=\"\(y0 - 4)\" font-weight=\"bold\">\(escape(rc))</text>\n"
             out += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotWidth)\" height=\"\(panelHeight)\" fill=\"none\" stroke=\"#ccc\"/>\n"
             for tick in 0...4 {
-                let v = maxValue / 1.1 * Double(tick) / 4
-                out += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\" fill=\"#555\">\(label(v))</text>\n"
+                let v = highest * Double(tick) / 4
+                out += "<text x=\"\(left - 6)\" y=\"\(fmt(y(v) + 4))\" text-anchor=\"end\" fill=\"#555\">\(tickLabel(v))</text>\n"
                 out += "<line x1=\"\(left)\" x2=\"\(left + plotWidth)\" y1=\"\(fmt(y(v)))\" y2=\"\(fmt(y(v)))\" stroke=\"#eee\"/>\n"
             }
             var usage = "M \(fmt(x(first.event.time))) \(fmt(y(0)))"
@@ -61,6 +63,19 @@ public enum UsagePlot {
     static func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
     /// A number as a plot label: integers without a decimal point.
     public static func label(_ v: Double) -> String { v == v.rounded() ? String(Int64(v)) : String(format: "%.1f", v) }
+
+    /// A value-axis tick: below a million as `label` writes it, from a
+    /// million on in M or G with at most two decimals, so that MEMORY_MB
+    /// totals fit the 64 pixels left of the panel.
+    static func tickLabel(_ v: Double) -> String {
+        for (scale, unit) in [(1e9, "G"), (1e6, "M")] where v >= scale {
+            var digits = String(format: "%.2f", v / scale)
+            while digits.hasSuffix("0") { digits.removeLast() }
+            if digits.hasSuffix(".") { digits.removeLast() }
+            return digits + unit
+        }
+        return label(v)
+    }
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
